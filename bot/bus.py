@@ -1,0 +1,223 @@
+"""The command bus: one inbound message in, one transaction, replies and notifications out.
+
+dedupe -> engagement (by chat binding) -> person (by identity) -> parse -> permission ->
+handler, all in ONE database transaction together with the outbox rows it causes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from bot import clock
+from bot.commands import MessageContext, Parsed, Registry
+from bot.context import Actor, Context, roles_text
+from bot.errors import PermissionDenied, UserError
+from bot.i18n import DEFAULT_LOCALE, tr
+from bot.message import ChatType, Inbound
+from storage.db import insert_ignore, transaction
+from storage.models import ChatBinding, Engagement, Identity, InboundKey, OutboxMessage, Person
+
+log = logging.getLogger("rentian.bus")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot answered in the chat: outbox id, machine kind, reference, text."""
+
+    id: int
+    kind: str
+    ref: str
+    text: str
+
+
+@dataclass
+class Outcome:
+    duplicate: bool = False
+    replies: list[Reply] = field(default_factory=list)
+
+
+class Bus:
+    """Handles inbound messages; `on_commit` is called after each commit (wakes the dispatcher)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        registry: Registry,
+        bot_names: list[str] | tuple[str, ...] = (),
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.bot_names = frozenset(name.lower() for name in bot_names)
+        self.on_commit = on_commit
+
+    def handle(self, inbound: Inbound) -> Outcome:
+        """Run the message's command; a redelivered event changes nothing."""
+        with transaction(self.engine) as session:
+            fresh = insert_ignore(
+                session, InboundKey, channel=inbound.channel, key=inbound.event_id,
+                received_at=clock.now(),
+            )  # fmt: skip
+            if not fresh:
+                log.info("duplicate event %s:%s ignored", inbound.channel, inbound.event_id)
+                return Outcome(duplicate=True)
+            context = self._context(session, inbound)
+            self._dispatch(context, inbound)
+            replies = _replies(session, context.reply_ids)
+        if replies and self.on_commit:
+            self.on_commit()
+        return Outcome(replies=replies)
+
+    def _context(self, session: Session, inbound: Inbound) -> Context:
+        engagement = _engagement_for(session, inbound)
+        actor = _actor_for(session, engagement, inbound) if engagement else None
+        locale = engagement.locale if engagement else DEFAULT_LOCALE
+        return Context(
+            session=session, now=clock.now(), registry=self.registry, locale=locale,
+            inbound=inbound, engagement=engagement, actor=actor,
+        )  # fmt: skip
+
+    def _dispatch(self, context: Context, inbound: Inbound) -> None:
+        where = MessageContext(
+            direct=inbound.chat_type == ChatType.DIRECT,
+            bot_names=self.bot_names,
+            mentions=inbound.mentions,
+            locale=context.locale,
+        )
+        try:
+            parsed = self.registry.parse(inbound.text, where)
+            if parsed is None:
+                return
+            if parsed.wants_help:  # `/cmd -h` is `/help cmd`
+                parsed = Parsed(self.registry.help_command(), {"command": parsed.command.name})
+            self._check(context, parsed, inbound)
+            with context.session.begin_nested():
+                parsed.command.handler(context, parsed)
+        except UserError as error:
+            context.reply_ids.clear()  # the handler's own rows went with its savepoint
+            context.reply(error.text, error.kind)
+        except Exception:
+            log.exception("inbound %s:%s failed", inbound.channel, inbound.event_id)
+            context.reply_ids.clear()
+            context.reply(
+                context.tr("抱歉，处理这条消息时出错了，已记录（编号 {id}）。请稍后再试或联系项目经理。",
+                           "Sorry, something went wrong with this message; it is logged "
+                           "(id {id}). Try again later or tell the PM.",
+                           id=inbound.event_id[:40]),
+                "error.internal",
+            )  # fmt: skip
+
+    def _check(self, context: Context, parsed: Parsed, inbound: Inbound) -> None:
+        """Refuse, with the reason, what this sender may not do here."""
+        command, locale = parsed.command, context.locale
+        if command.needs_engagement and context.engagement is None:
+            raise _no_engagement(context.session, inbound, locale)
+        if not command.needs_engagement:
+            return
+        if context.actor is None:
+            raise PermissionDenied(
+                tr(locale, "你还不在本项目的人员名单中；请项目经理把你加入项目文件。",
+                   "You are not on this engagement's list of people yet; ask the vendor PM "
+                   "to add you to the engagement file.")
+            )  # fmt: skip
+        if not context.actor.may(command) and context.actor.person is None:
+            raise PermissionDenied(
+                tr(locale, "你还不在本项目的人员名单中，只能开工单（/工单）；其他操作请项目经理先把你加入项目。",
+                   "You are not on this engagement's list of people: you may open tickets "
+                   "(/ticket) and nothing else until the vendor PM adds you.")
+            )  # fmt: skip
+        if not context.actor.may(command):
+            raise PermissionDenied(
+                tr(locale, "/{c} 只有{r}可以使用。", "Only {r} may use /{c}.",
+                   c=command.aliases[0] if locale != "en" and command.aliases else command.name,
+                   r=roles_text(command, locale))
+            )  # fmt: skip
+
+
+def _engagement_for(session: Session, inbound: Inbound) -> Engagement | None:
+    """The chat's engagement; in a direct chat, the sender's only engagement."""
+    binding = session.execute(
+        select(ChatBinding).where(
+            ChatBinding.channel == inbound.channel, ChatBinding.chat_id == inbound.chat_id
+        )
+    ).scalar_one_or_none()
+    if binding is not None:
+        return session.get(Engagement, binding.engagement_id)
+    if inbound.chat_type != ChatType.DIRECT:
+        return None
+    ids = _sender_engagements(session, inbound)
+    return session.get(Engagement, ids[0]) if len(ids) == 1 else None
+
+
+def _sender_engagements(session: Session, inbound: Inbound) -> list[int]:
+    query = (
+        select(Identity.engagement_id)
+        .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
+        .where(
+            Identity.channel == inbound.channel,
+            Identity.external_id.in_((inbound.sender_id, *inbound.sender_alt_ids)),  # type: ignore[attr-defined]
+            Person.active,
+        )
+        .distinct()
+    )
+    return sorted(session.execute(query).scalars())
+
+
+def _actor_for(session: Session, engagement: Engagement, inbound: Inbound) -> Actor | None:
+    query = (
+        select(Person)
+        .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
+        .where(
+            Identity.engagement_id == engagement.id,
+            Identity.channel == inbound.channel,
+            Identity.external_id.in_((inbound.sender_id, *inbound.sender_alt_ids)),  # type: ignore[attr-defined]
+            Person.active,
+        )
+        .limit(1)
+    )
+    person = session.execute(query).scalar_one_or_none()
+    if person is not None:
+        return Actor.of(person)
+    if engagement.allow_unregistered_reporters and inbound.chat_type == ChatType.GROUP:
+        return Actor.unregistered(inbound)
+    return None
+
+
+def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError:
+    if inbound.chat_type == ChatType.GROUP:
+        return UserError(
+            tr(locale, "这个群还没有绑定项目。请厂商项目经理在群里发送 /绑定 项目编号（例如 /绑定 DEMO-2026）。",
+               "This chat is not bound to an engagement yet. The vendor PM binds it by sending "
+               "/bind CODE here (e.g. /bind DEMO-2026).")
+        )  # fmt: skip
+    codes = [
+        code
+        for code in session.execute(
+            select(Engagement.code).where(Engagement.id.in_(_sender_engagements(session, inbound)))  # type: ignore[union-attr]
+        ).scalars()
+    ]
+    if codes:
+        return UserError(
+            tr(locale, "你参与了多个项目（{c}）；请在对应项目的群里发送命令。",
+               "You are in several engagements ({c}); send the command in that engagement's "
+               "group chat.", c=", ".join(sorted(codes)))
+        )  # fmt: skip
+    return UserError(
+        tr(locale, "我还不认识你：你不在任何项目的人员名单中。请联系厂商项目经理。",
+           "I don't know you yet: you are not on any engagement's list of people. "
+           "Ask the vendor PM.")
+    )  # fmt: skip
+
+
+def _replies(session: Session, ids: list[int]) -> list[Reply]:
+    if not ids:
+        return []
+    rows = session.execute(
+        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)  # type: ignore[union-attr, arg-type]
+    ).scalars()
+    return [Reply(row.id or 0, row.kind, row.ref, row.text) for row in rows]

@@ -1,0 +1,138 @@
+"""What a handler gets: the transaction, the time, who is asking, where, and ways to answer.
+
+Everything a handler says goes into the outbox in the handler's own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import clock, notify
+from bot.commands import Command, Registry
+from bot.i18n import tr
+from bot.message import Inbound
+from handlers.catalog import ROLES, UNREGISTERED_REPORTER
+from storage import audit, outbox
+from storage.models import Engagement, Person
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent the message: a person of the engagement, or an unregistered reporter."""
+
+    key: str
+    name: str
+    party: str | None
+    roles: frozenset[str]
+    person: Person | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Actor:
+        return cls(person.key, person.name, person.party, frozenset(person.roles), person)
+
+    @classmethod
+    def unregistered(cls, inbound: Inbound) -> Actor:
+        key = f"unregistered:{inbound.channel}:{inbound.sender_id}"
+        name = inbound.sender_name or inbound.sender_id
+        return cls(key, name, "client", frozenset({UNREGISTERED_REPORTER}))
+
+    def may(self, command: Command) -> bool:
+        """Roles allow by name; `client` / `vendor` in a command's roles mean the whole party
+        (registered people only); no roles means anyone the engagement knows."""
+        registered = self.person is not None
+        if command.roles is None:
+            return registered
+        if self.roles & command.roles:
+            return True
+        return registered and self.party is not None and self.party in command.roles
+
+
+def roles_text(command: Command, locale: str) -> str:
+    """Who may run `command`, for a refusal."""
+    names = []
+    for role in sorted(command.roles or ()):
+        if role in ("client", "vendor"):
+            names.append(tr(locale, "甲方人员" if role == "client" else "厂商人员",
+                            "client staff" if role == "client" else "vendor staff"))  # fmt: skip
+        elif role in ROLES:
+            names.append(ROLES[role].name(locale))
+    return (", " if locale == "en" else "、").join(names)
+
+
+@dataclass
+class Context:
+    """The handler's view of one command: read and write through `session`, answer via `reply`."""
+
+    session: Session
+    now: datetime
+    registry: Registry
+    locale: str
+    inbound: Inbound | None = None
+    engagement: Engagement | None = None
+    actor: Actor | None = None
+    reply_ids: list[int] = field(default_factory=list)
+
+    def tr(self, zh: str, en: str, **values: Any) -> str:
+        return tr(self.locale, zh, en, **values)
+
+    @property
+    def eng(self) -> Engagement:
+        """The engagement; handlers that declare `needs_engagement` always have one."""
+        assert self.engagement is not None and self.engagement.id is not None
+        return self.engagement
+
+    @property
+    def person(self) -> Person:
+        assert self.actor is not None and self.actor.person is not None
+        return self.actor.person
+
+    def reply(
+        self, text: str, kind: str, ref: str = "", payload: dict[str, Any] | None = None
+    ) -> None:
+        """Answer in the chat the message came from."""
+        assert self.inbound is not None
+        row_id = outbox.enqueue(
+            self.session, now=self.now, channel=self.inbound.channel, recipient_type="chat",
+            recipient=self.inbound.chat_id, address=self.inbound.chat_id, kind=kind, ref=ref,
+            text=text, engagement_id=self.engagement.id if self.engagement else None,
+            reply_to=self.inbound.message_id, payload=payload,
+        )  # fmt: skip
+        assert row_id is not None
+        self.reply_ids.append(row_id)
+
+    def notify(self, person: Person, text: str, kind: str, ref: str = "",
+               dedupe_key: str | None = None) -> None:  # fmt: skip
+        """A direct message to `person` on their channel."""
+        notify.to_person(self.session, self.eng, person, now=self.now, kind=kind, text=text,
+                         ref=ref, dedupe_key=dedupe_key)  # fmt: skip
+
+    def notify_roles(self, roles: set[str], text: str, kind: str, ref: str = "",
+                     dedupe_key: str | None = None) -> None:  # fmt: skip
+        for person in notify.people_with_roles(self.session, self.eng.id or 0, roles):
+            self.notify(person, text, kind, ref, dedupe_key)
+
+    def announce(self, text: str, kind: str, ref: str = "", dedupe_key: str | None = None) -> None:
+        """Post to every chat bound to the engagement except the one being answered."""
+        for chat in notify.bound_chats(self.session, self.eng.id or 0):
+            here = self.inbound and (chat.channel, chat.chat_id) == (
+                self.inbound.channel, self.inbound.chat_id)  # fmt: skip
+            if not here:
+                notify.to_chat(self.session, chat, now=self.now, kind=kind, text=text, ref=ref,
+                               dedupe_key=dedupe_key)  # fmt: skip
+
+    def audit(self, action: str, ref: str = "", **data: Any) -> None:
+        actor = self.actor.key if self.actor else "system"
+        if self.inbound is not None:
+            data.setdefault("via", f"{self.inbound.channel}:{self.inbound.chat_id}")
+            data.setdefault("message", self.inbound.message_id or self.inbound.event_id)
+        audit.append(self.session, at=self.now, actor=actor, action=action, ref=ref,
+                     engagement_id=self.engagement.id if self.engagement else None, data=data)  # fmt: skip
+
+    def when(self, moment: datetime) -> str:
+        """A time for people, in the engagement's time zone: `2026-11-25 14:30`."""
+        zone = self.engagement.timezone if self.engagement else "Asia/Shanghai"
+        return clock.local(moment, zone).strftime("%Y-%m-%d %H:%M")

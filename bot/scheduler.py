@@ -1,0 +1,138 @@
+"""Scheduler jobs: a registry that handler modules add to (`JOBS = [Job(...)]`).
+
+`rentian tick` runs every job that is due at now, once; `serve` runs them with APScheduler's
+AsyncIOScheduler. Jobs are idempotent (their messages carry dedupe keys), so a job run
+twice, or by two instances, says each thing once. With PostgreSQL only the instance
+holding an advisory lock runs the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from bot import clock
+from storage.db import is_postgres, transaction
+from storage.models import JobRun
+
+log = logging.getLogger("rentian.scheduler")
+_PG_SCHEDULER_LOCK = 0x52454E55
+
+
+@dataclass(frozen=True)
+class JobContext:
+    engine: Engine
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job run every `every`; `run` does its own transactions and must be idempotent."""
+
+    name: str
+    every: timedelta
+    run: Callable[[JobContext], Any]
+    summary: str = ""
+
+
+def due(jobs: Iterable[Job], last_runs: dict[str, datetime], now: datetime) -> list[Job]:
+    """The jobs whose interval has passed since their last run (never run: due)."""
+    return [
+        job for job in jobs if job.name not in last_runs or last_runs[job.name] + job.every <= now
+    ]
+
+
+def last_runs(engine: Engine) -> dict[str, datetime]:
+    with transaction(engine) as session:
+        return {row.name: row.last_run_at for row in session.execute(select(JobRun)).scalars()}
+
+
+def run_job(engine: Engine, job: Job, now: datetime | None = None) -> bool:
+    """Run one job now and record it; False (logged) if it raised."""
+    moment = now or clock.now()
+    try:
+        job.run(JobContext(engine, moment))
+    except Exception:
+        log.exception("job %s failed", job.name)
+        return False
+    with transaction(engine) as session:
+        record = session.get(JobRun, job.name) or JobRun(name=job.name)
+        record.last_run_at = moment
+        session.add(record)
+    return True
+
+
+def tick(engine: Engine, jobs: Iterable[Job]) -> list[tuple[str, bool]]:
+    """Run what is due at `clock.now()`: [(job name, succeeded)]."""
+    now = clock.now()
+    return [(job.name, run_job(engine, job, now)) for job in due(jobs, last_runs(engine), now)]
+
+
+class Leadership:
+    """Who runs the scheduler: always this process on SQLite; on PostgreSQL the holder of
+    a session advisory lock, kept on a connection of its own until `release`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self.leader = not is_postgres(engine)
+
+    def try_acquire(self) -> bool:
+        if self.leader:
+            return True
+        connection = self.engine.connect()
+        got = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": _PG_SCHEDULER_LOCK}
+        ).scalar()
+        connection.commit()
+        if got:
+            self._connection, self.leader = connection, True
+            log.info("this instance runs the scheduler")
+        else:
+            connection.close()
+        return bool(got)
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # the session lock goes with the connection
+            self._connection = None
+            self.leader = False
+
+
+class Scheduler:
+    """The jobs under APScheduler in `serve`, each in a worker thread, never overlapping."""
+
+    def __init__(self, engine: Engine, jobs: Iterable[Job]) -> None:
+        self.engine = engine
+        self.jobs = list(jobs)
+        self.leadership = Leadership(engine)
+        self._scheduler: Any = None
+
+    def start(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # only `serve` needs it
+
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        for job in self.jobs:
+            scheduler.add_job(
+                self._run, "interval", seconds=job.every.total_seconds(), args=[job],
+                id=job.name, coalesce=True, max_instances=1, next_run_time=clock.now(),
+            )  # fmt: skip
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _run(self, job: Job) -> None:
+        if not await asyncio.to_thread(self.leadership.try_acquire):
+            return
+        await asyncio.to_thread(run_job, self.engine, job)
+
+    def shutdown(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        self.leadership.release()

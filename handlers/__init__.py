@@ -1,0 +1,23 @@
+"""The domain. Each module declares its chat commands (`COMMANDS`) and scheduler jobs (`JOBS`);
+this package lists them in the order `/help` shows them."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bot.commands import Command
+from bot.scheduler import Job
+
+
+def _modules() -> list[ModuleType]:
+    from handlers import binding, checklist, help, housekeeping, status
+
+    return [help, status, checklist, binding, housekeeping]
+
+
+def all_commands() -> list[Command]:
+    return [command for module in _modules() for command in getattr(module, "COMMANDS", [])]
+
+
+def all_jobs() -> list[Job]:
+    return [job for module in _modules() for job in getattr(module, "JOBS", [])]

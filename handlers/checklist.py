@@ -1,0 +1,168 @@
+"""/checklist and /done (/清单 /完成): the phase-1 onboarding checklist (服务启动清单).
+
+Each item belongs to one party and is ticked by someone of that party, with an audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.commands import Arg, Command, Parsed
+from bot.context import Context
+from bot.errors import InvalidState, NotFound, PermissionDenied
+from bot.lexer import normalise
+from handlers.catalog import PARTIES
+from storage.db import insert_ignore
+from storage.models import ChecklistItem, Person
+
+
+@dataclass(frozen=True)
+class ItemDef:
+    key: str
+    party: str
+    zh: str
+    en: str
+
+    def title(self, locale: str) -> str:
+        return self.en if locale == "en" else self.zh
+
+
+# What the service guide's start phase asks of each party, in its order.
+ITEMS: tuple[ItemDef, ...] = (
+    ItemDef("contacts", "client", "联系人清单及职责", "contact list and responsibilities"),
+    ItemDef("system_access", "client", "系统访问权限", "system access"),
+    ItemDef("requirement_docs", "client", "需求文档", "requirement documents"),
+    ItemDef("interface_docs", "client", "接口文档", "interface documents"),
+    ItemDef("issue_history", "client", "历史问题记录", "history of issues"),
+    ItemDef("engineer_list", "vendor", "工程师名单及简历", "engineer list with CVs"),
+    ItemDef("nda", "vendor", "保密协议签署", "NDA signed"),
+)
+_BY_KEY = {item.key: item for item in ITEMS}
+
+
+def ensure_items(session: Session, engagement_id: int) -> None:
+    """Create any missing checklist items (engagement apply calls this)."""
+    for position, item in enumerate(ITEMS, start=1):
+        insert_ignore(
+            session, ChecklistItem, engagement_id=engagement_id, key=item.key,
+            party=item.party, position=position, note="",
+        )  # fmt: skip
+
+
+def items(session: Session, engagement_id: int) -> list[ChecklistItem]:
+    query = select(ChecklistItem).where(ChecklistItem.engagement_id == engagement_id)
+    return list(session.execute(query.order_by(ChecklistItem.position)).scalars())  # type: ignore[arg-type]
+
+
+def progress(session: Session, engagement_id: int) -> tuple[int, int]:
+    """(done, total)."""
+    rows = items(session, engagement_id)
+    return sum(1 for row in rows if row.done_at is not None), len(rows)
+
+
+def show_checklist(ctx: Context, cmd: Parsed) -> None:
+    rows = items(ctx.session, ctx.eng.id or 0)
+    done = sum(1 for row in rows if row.done_at)
+    lines = [ctx.tr("服务启动清单（{d}/{t} 完成）", "Onboarding checklist ({d}/{t} done)",
+                    d=done, t=len(rows))]  # fmt: skip
+    for row in rows:
+        lines.append(_item_line(ctx, row))
+    if done < len(rows):
+        lines.append(ctx.tr("完成一项：/完成 编号或名称 [备注]，例如 /完成 2",
+                            "Tick an item: /done NUMBER-or-NAME [note], e.g. /done 2"))  # fmt: skip
+    ctx.reply("\n".join(lines), "checklist")
+
+
+def _item_line(ctx: Context, row: ChecklistItem) -> str:
+    item = _BY_KEY[row.key]
+    party = PARTIES[item.party].name(ctx.locale)
+    head = f"{row.position}. {'✅' if row.done_at else '⬜'} {item.title(ctx.locale)}（{party}）"
+    if ctx.locale == "en":
+        head = f"{row.position}. {'✅' if row.done_at else '⬜'} {item.title('en')} ({party})"
+    if row.done_at is None:
+        return head
+    who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
+    tail = f" — {who.name if who else '?'} {ctx.when(row.done_at)}"
+    return (
+        head
+        + tail
+        + (f"：{row.note}" if row.note and ctx.locale != "en" else "")
+        + (f": {row.note}" if row.note and ctx.locale == "en" else "")
+    )
+
+
+def mark_done(ctx: Context, cmd: Parsed) -> None:
+    rows = items(ctx.session, ctx.eng.id or 0)
+    row = _find(ctx, rows, cmd.arg("item"))
+    item = _BY_KEY[row.key]
+    if ctx.actor is None or ctx.actor.party != item.party:
+        raise PermissionDenied(
+            ctx.tr("“{i}”由{p}完成。", "'{i}' is for the {p} to complete.",
+                   i=item.title(ctx.locale), p=PARTIES[item.party].name(ctx.locale))
+        )  # fmt: skip
+    if row.done_at is not None:
+        who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
+        raise InvalidState(
+            ctx.tr("“{i}”已由{w}于 {t} 完成。", "'{i}' was already done by {w} at {t}.",
+                   i=item.title(ctx.locale), w=who.name if who else "?", t=ctx.when(row.done_at))
+        )  # fmt: skip
+    row.done_at, row.done_by_id, row.note = ctx.now, ctx.person.id, cmd.arg("note") or ""
+    ctx.session.add(row)
+    ctx.audit("checklist.done", item=row.key, note=row.note)
+    done = sum(1 for r in rows if r.done_at)
+    ctx.reply(
+        ctx.tr("✅ {i} 已完成（{d}/{t}）。", "✅ {i} done ({d}/{t}).",
+               i=item.title(ctx.locale), d=done, t=len(rows)),
+        "checklist.done",
+    )  # fmt: skip
+    if done == len(rows):
+        text = ctx.tr("服务启动清单全部完成：项目进入日常执行阶段。",
+                      "The onboarding checklist is complete: the engagement moves to daily "
+                      "execution.")  # fmt: skip
+        ctx.reply(text, "checklist.complete")
+        ctx.notify_roles({"vendor_pm", "customer_manager"}, f"{ctx.eng.code}: {text}",
+                         "checklist.complete", dedupe_key=f"checklist:{ctx.eng.code}:complete")  # fmt: skip
+        ctx.audit("phase.changed", phase="execution")
+
+
+def _find(ctx: Context, rows: list[ChecklistItem], wanted: str) -> ChecklistItem:
+    key = normalise(wanted)
+    for row in rows:
+        item = _BY_KEY[row.key]
+        names = {str(row.position), row.key, normalise(item.zh), normalise(item.en)}
+        if key in names:
+            return row
+    raise NotFound(
+        ctx.tr("清单里没有“{w}”：请用编号 1-{n} 或名称（发送 /清单 查看）。",
+               "No checklist item '{w}': use a number 1-{n} or its name (send /checklist).",
+               w=wanted[:30], n=len(rows))
+    )  # fmt: skip
+
+
+COMMANDS = [
+    Command(
+        name="checklist",
+        aliases=("清单",),
+        summary=("服务启动清单及完成情况", "the onboarding checklist and what is done"),
+        handler=show_checklist,
+        roles=frozenset({"client", "vendor"}),
+        example="/清单",
+        example_en="/checklist",
+    ),
+    Command(
+        name="done",
+        aliases=("完成",),
+        summary=("完成清单中的一项", "tick an item of the onboarding checklist"),
+        handler=mark_done,
+        args=(
+            Arg("item", "word", ("编号或名称", "ITEM")),
+            Arg("note", "text", ("备注", "NOTE"), required=False),
+        ),
+        roles=frozenset({"client", "vendor"}),
+        example="/完成 2 VPN 账号已发给厂商",
+        example_en="/done 2 VPN accounts sent to the vendor",
+    ),
+]

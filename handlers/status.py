@@ -1,0 +1,128 @@
+"""/status (/进度): the engagement at a glance. Content (data) and rendering (text) are apart,
+so the same overview can later become a card or a scheduled progress sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot import clock
+from bot.commands import Command, Parsed
+from bot.context import Context
+from bot.durations import format_person_days
+from bot.i18n import join, tr
+from handlers import checklist
+from handlers.catalog import LEVELS, SERVICES
+from storage.models import ChatBinding, Engagement, Person
+
+
+@dataclass(frozen=True)
+class Overview:
+    code: str
+    name: str
+    client: str
+    vendor: str
+    start: date
+    end: date
+    today: date
+    phase: str  # not_started | start | execution | ended
+    checklist_done: int
+    checklist_total: int
+    services: tuple[str, ...]
+    budget_minutes: dict[str, int]
+    hours_per_day: int
+    client_people: int
+    vendor_people: int
+    chats: int
+
+
+def phase_of(today: date, start: date, end: date, checklist_complete: bool) -> str:
+    """The service guide's phase, as far as the records show it."""
+    if today < start:
+        return "not_started"
+    if today > end:
+        return "ended"
+    return "execution" if checklist_complete else "start"
+
+
+def overview(session: Session, engagement: Engagement) -> Overview:
+    engagement_id = engagement.id or 0
+    done, total = checklist.progress(session, engagement_id)
+    today = clock.local(clock.now(), engagement.timezone).date()
+    parties = dict(
+        session.execute(
+            select(Person.party, func.count())
+            .where(Person.engagement_id == engagement_id, Person.active)
+            .group_by(Person.party)  # type: ignore[arg-type]
+        ).all()
+    )
+    chats = session.execute(
+        select(func.count())
+        .select_from(ChatBinding)
+        .where(ChatBinding.engagement_id == engagement_id)
+    ).scalar_one()
+    return Overview(
+        code=engagement.code, name=engagement.name, client=engagement.client,
+        vendor=engagement.vendor, start=engagement.start_date, end=engagement.end_date,
+        today=today, phase=phase_of(today, engagement.start_date, engagement.end_date,
+                                    total > 0 and done == total),
+        checklist_done=done, checklist_total=total, services=tuple(engagement.services),
+        budget_minutes=dict(engagement.budget), hours_per_day=engagement.hours_per_day,
+        client_people=int(parties.get("client", 0)), vendor_people=int(parties.get("vendor", 0)),
+        chats=int(chats),
+    )  # fmt: skip
+
+
+_PHASES = {
+    "not_started": ("未开始", "not started"),
+    "start": ("1 服务启动", "1 start-up"),
+    "execution": ("2 日常执行", "2 daily execution"),
+    "ended": ("已结束", "ended"),
+}
+
+
+def render(view: Overview, locale: str) -> str:
+    days_total = (view.end - view.start).days + 1
+    day = min(max((view.today - view.start).days + 1, 0), days_total)
+    phase = tr(locale, _PHASES[view.phase][0], _PHASES[view.phase][1])
+    budget = sum(view.budget_minutes.values())
+    levels = [
+        f"{LEVELS[key].name(locale)} {format_person_days(minutes, view.hours_per_day)}"
+        for key, minutes in view.budget_minutes.items()
+        if minutes and key in LEVELS
+    ]
+    services = [SERVICES[key].name(locale) for key in view.services if key in SERVICES]
+    lines = [
+        f"{view.code} {view.name}",
+        tr(locale, "甲方 {c} · 厂商 {v}", "Client {c} · vendor {v}", c=view.client, v=view.vendor),
+        tr(locale, "周期 {s} → {e}（第 {d}/{t} 天）", "Term {s} → {e} (day {d} of {t})",
+           s=view.start, e=view.end, d=day, t=days_total),
+        tr(locale, "阶段：{p}（启动清单 {a}/{b}）", "Phase: {p} (onboarding checklist {a}/{b})",
+           p=phase, a=view.checklist_done, b=view.checklist_total),
+        tr(locale, "合同人天：{n}（{l}）", "Contracted person-days: {n} ({l})",
+           n=format_person_days(budget, view.hours_per_day), l=join(locale, levels) or "—"),
+        tr(locale, "服务范围：{s}", "Services in scope: {s}", s=join(locale, services) or "—"),
+        tr(locale, "人员：甲方 {c} 人，厂商 {v} 人；绑定群 {g} 个",
+           "People: {c} client, {v} vendor; {g} bound chat(s)",
+           c=view.client_people, v=view.vendor_people, g=view.chats),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def show_status(ctx: Context, cmd: Parsed) -> None:
+    ctx.reply(render(overview(ctx.session, ctx.eng), ctx.locale), "status", ctx.eng.code)
+
+
+COMMANDS = [
+    Command(
+        name="status",
+        aliases=("进度", "状态"),
+        summary=("项目概况", "the engagement at a glance"),
+        handler=show_status,
+        example="/进度",
+        example_en="/status",
+    ),
+]

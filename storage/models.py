@@ -1,0 +1,176 @@
+"""The tables. Quantities of work are integer minutes; times are aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _when(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Engagement(SQLModel, table=True):
+    """One client engagement under a SOW (the engagement file, as applied)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    name: str
+    client: str
+    vendor: str
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh-CN"
+    start_date: date
+    end_date: date
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hours_per_day: int = 8
+    min_unit_minutes: int = 60
+    daily_cap_minutes: int = 480
+    allow_unregistered_reporters: bool = True
+    budget: dict[str, int] = _json()  # level -> contracted minutes
+    sla: dict[str, Any] = _json()
+    calendar: dict[str, Any] = _json()
+    spec_hash: str = ""
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Person(SQLModel, table=True):
+    """Someone of the client or the vendor, as listed in the engagement file."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    key: str  # the engagement file's `id`, e.g. "wang.li"
+    name: str
+    party: str  # client | vendor
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    level: str | None = None
+    active: bool = True
+
+
+class Identity(SQLModel, table=True):
+    """A person's id on one channel (Feishu open_id, DingTalk staff id, email, console name)."""
+
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "channel", "external_id"),
+        Index("ix_identity_lookup", "channel", "external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str
+    external_id: str
+
+
+class ChatBinding(SQLModel, table=True):
+    """A group chat (or mailbox) bound to an engagement: messages there belong to it."""
+
+    __tablename__ = "chat_binding"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    channel: str
+    chat_id: str
+    name: str = ""
+    bound_by: str = ""  # person key, or "file" when the engagement file lists the chat
+    bound_at: datetime = _when()
+
+
+class InboundKey(SQLModel, table=True):
+    """Intake dedupe (invariant 2): one row per platform event ever handled."""
+
+    __tablename__ = "inbound_key"
+    __table_args__ = (UniqueConstraint("channel", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    key: str
+    received_at: datetime = _when(index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int | None = Field(default=None, foreign_key="engagement.id", index=True)
+    channel: str
+    recipient_type: str  # chat | person
+    recipient: str  # chat id, or the person's key
+    address: str  # where the channel sends: chat id, or the person's id there
+    reply_to: str = ""
+    kind: str
+    ref: str = ""
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = _json()
+    dedupe_key: str | None = Field(default=None, unique=True)
+    status: str = "pending"  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_error: str = ""
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class Counter(SQLModel, table=True):
+    """Per-engagement reference numbers: T-1, T-2… K-1… CR-1…"""
+
+    engagement_id: int = Field(foreign_key="engagement.id", primary_key=True)
+    prefix: str = Field(primary_key=True, max_length=8)
+    value: int = 0
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained record of every signature, estimate and scope change."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int | None = Field(default=None, index=True)
+    at: datetime = _when()
+    actor: str
+    action: str
+    ref: str = ""
+    data: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON
+    prev_hash: str = Field(unique=True)  # a fork of the chain cannot be written
+    hash: str
+
+
+class ChecklistItem(SQLModel, table=True):
+    """One item of the phase-1 onboarding checklist (服务启动清单)."""
+
+    __tablename__ = "checklist_item"
+    __table_args__ = (UniqueConstraint("engagement_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    key: str
+    party: str
+    position: int
+    done_at: datetime | None = _when(nullable=True)
+    done_by_id: int | None = Field(default=None, foreign_key="person.id")
+    note: str = ""
+
+
+class JobRun(SQLModel, table=True):
+    """When each scheduler job last ran, so `tick` knows what is due."""
+
+    __tablename__ = "job_run"
+
+    name: str = Field(primary_key=True)
+    last_run_at: datetime = _when()

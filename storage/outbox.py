@@ -1,0 +1,127 @@
+"""The transactional outbox (invariant 1): write in the caller's transaction, claim, settle.
+
+Claiming takes a lease (`next_attempt_at` moves into the future) in a short transaction,
+so a sender never holds a database lock while it talks to a platform, several dispatchers
+never send one row at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and a row whose
+sender died is picked up again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import Session
+
+from storage.db import insert_ignore, transaction
+from storage.models import OutboxMessage
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+def enqueue(
+    session: Session,
+    *,
+    now: datetime,
+    channel: str,
+    recipient_type: str,
+    recipient: str,
+    address: str,
+    kind: str,
+    text: str,
+    ref: str = "",
+    engagement_id: int | None = None,
+    reply_to: str = "",
+    dedupe_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> int | None:
+    """Add a message; returns its id, or None when `dedupe_key` was already used (invariant 6)."""
+    values = dict(
+        engagement_id=engagement_id, channel=channel, recipient_type=recipient_type,
+        recipient=recipient, address=address, reply_to=reply_to, kind=kind, ref=ref,
+        text=text, payload=payload or {}, dedupe_key=dedupe_key, status=PENDING,
+        attempts=0, next_attempt_at=not_before or now, last_error="", created_at=now,
+    )  # fmt: skip
+    if dedupe_key is not None:
+        if not insert_ignore(session, OutboxMessage, **values):
+            return None
+        row_id = session.execute(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        ).scalar_one()
+        return int(row_id)  # type: ignore[arg-type]
+    message = OutboxMessage(**values)  # type: ignore[arg-type]
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    return message.id
+
+
+def claim(
+    engine: Engine, channels: Sequence[str], now: datetime, lease: timedelta, limit: int
+) -> list[OutboxMessage]:
+    """Take up to `limit` due pending rows of these channels and lease them to the caller."""
+    with transaction(engine) as session:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+                OutboxMessage.channel.in_(channels),  # type: ignore[attr-defined]
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list(session.execute(query).scalars())
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        return rows
+
+
+def mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
+    with transaction(engine) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
+            .values(status=SENT, sent_at=now, last_error="")
+        )
+
+
+def mark_retry(engine: Engine, row_id: int, error: str, retry_at: datetime | None) -> None:
+    """Schedule another attempt at `retry_at`, or mark the row failed when it is None."""
+    values: dict[str, Any] = {"last_error": error[:1000]}
+    if retry_at is None:
+        values["status"] = FAILED
+    else:
+        values["next_attempt_at"] = retry_at
+    with transaction(engine) as session:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)  # type: ignore[arg-type]
+        )
+
+
+def mark_delivered(session: Session, row_ids: Sequence[int], now: datetime) -> None:
+    """For channels that deliver in-process (the console): sent as soon as shown."""
+    if row_ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(row_ids))  # type: ignore[union-attr]
+            .values(status=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1)
+        )
+
+
+def listing(session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+    """The newest rows first (optionally of one status), oldest of those first."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return list(reversed(session.execute(query).scalars().all()))
+
+
+def count_pending(session: Session) -> int:
+    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+    return int(session.execute(query).scalar_one())

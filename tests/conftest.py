@@ -1,0 +1,125 @@
+"""Fixtures: a fresh real database per test (a SQLite file; a PostgreSQL database of the run's
+own when RENTIAN_TEST_PG_URL is set), a fixed clock, the demo engagement, a console harness."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlmodel import SQLModel
+
+from bot import clock
+from bot.runtime import Runtime, build
+from config.settings import DEMO_ENGAGEMENT, Settings
+from storage.db import make_engine, normalise_url
+from storage.migrate import upgrade
+from tests.harness import ConsoleHarness
+
+PG_URL = os.environ.get("RENTIAN_TEST_PG_URL", "")
+DEFAULT_NOW = "2026-11-25T10:00:00+08:00"  # a Wednesday, a working day
+
+
+def pytest_report_header() -> str:
+    if PG_URL:
+        return "PostgreSQL suite: on (RENTIAN_TEST_PG_URL is set)"
+    return "PostgreSQL suite: skipped (set RENTIAN_TEST_PG_URL to run it)"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock() -> Iterator[None]:
+    clock.set_now(DEFAULT_NOW)
+    yield
+    clock.set_now(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    """Like Flask's leak detector: a test must stop every thread it started."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in leaked:
+        thread.join(timeout=2)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("RENTIAN_") and name != "RENTIAN_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no config/rentian.toml of the developer's is picked up
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip(
+            "PostgreSQL suite: set RENTIAN_TEST_PG_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
+    name = f"rentian_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = normalise_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated database for this test."""
+    if request.param == "sqlite":
+        path = tmp_path / "rentian.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def runtime(engine: Engine, db_url: str) -> Runtime:
+    return build(Settings(db=db_url), engine)
+
+
+@pytest.fixture
+def demo(runtime: Runtime) -> ConsoleHarness:
+    """The demo engagement applied; a console harness in its bound chat `demo-group`."""
+    harness = ConsoleHarness(runtime)
+    harness.apply(DEMO_ENGAGEMENT)
+    return harness

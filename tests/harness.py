@@ -1,0 +1,51 @@
+"""The console channel as a test harness: say things as people, read replies and the outbox.
+
+This drives the real bus, handlers and database; only the person typing is simulated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from adapters import console
+from bot import clock
+from bot.bus import Outcome, Reply
+from bot.runtime import Runtime
+from handlers import engagements
+from handlers.sow import load_engagement_file
+from storage.db import transaction
+from storage.models import OutboxMessage
+
+
+class ConsoleHarness:
+    def __init__(self, runtime: Runtime, chat: str = "demo-group") -> None:
+        self.runtime = runtime
+        self.chat = chat
+
+    def apply(self, path: Path | str) -> engagements.ApplyResult:
+        spec = load_engagement_file(path)
+        with transaction(self.runtime.engine) as session:
+            return engagements.apply(session, spec, clock.now())
+
+    def send(self, user: str, text: str, *, chat: str | None = None, direct: bool = False,
+             event_id: str | None = None) -> Outcome:  # fmt: skip
+        inbound = console.parse(chat or self.chat, user, text, now=clock.now(), direct=direct,
+                                event_id=event_id, bot_names=self.runtime.bot_names)  # fmt: skip
+        return self.runtime.bus.handle(inbound)
+
+    def say(self, user: str, text: str, **where: object) -> list[Reply]:
+        return self.send(user, text, **where).replies  # type: ignore[arg-type]
+
+    def one(self, user: str, text: str, **where: object) -> Reply:
+        replies = self.say(user, text, **where)
+        assert len(replies) >= 1, f"no reply to {text!r}"
+        return replies[0]
+
+    def outbox(self, **filters: str) -> list[OutboxMessage]:
+        with transaction(self.runtime.engine) as session:
+            query = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]
+            for name, value in filters.items():
+                query = query.where(getattr(OutboxMessage, name) == value)
+            return list(session.execute(query).scalars())
