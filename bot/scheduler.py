@@ -100,7 +100,12 @@ class Leadership:
 
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.close()  # the session lock goes with the connection
+            # Unlock explicitly: closing only returns the connection to the pool, lock and all.
+            self._connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_SCHEDULER_LOCK}
+            )
+            self._connection.commit()
+            self._connection.close()
             self._connection = None
             self.leader = False
 
@@ -117,11 +122,12 @@ class Scheduler:
     def start(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler  # only `serve` needs it
 
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone="UTC")
         for job in self.jobs:
             scheduler.add_job(
                 self._run, "interval", seconds=job.every.total_seconds(), args=[job],
-                id=job.name, coalesce=True, max_instances=1, next_run_time=clock.now(),
+                id=job.name, name=job.name, coalesce=True, max_instances=1, next_run_time=clock.now(),
             )  # fmt: skip
         scheduler.start()
         self._scheduler = scheduler
