@@ -6,24 +6,22 @@ Pure: a dict as `tomllib` gives it goes in, a spec or one `ConfigError` listing 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.durations import parse_duration
 from bot.errors import ConfigError
 from handlers import catalog
+from handlers.filereader import Node, show, valid_choices
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_SERVICES = ("online_support", "response_sla")
@@ -42,10 +40,8 @@ _ESCALATION_ROLES = tuple(role for role, party in catalog.ROLE_PARTY.items() if 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,39}")
 _PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOURS = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _SEVERITY_LIKE = re.compile(r"[Pp]\d+")
-_EXAMPLES = "(examples: 1h, 30m, 0.5d)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,9 +118,9 @@ class EngagementSpec:
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
     """Validate an engagement file's data; raise `ConfigError` listing every problem."""
     if not isinstance(data, dict):
-        raise ConfigError([f"(file): must be a table, not {_show(data)}"], source)
+        raise ConfigError([f"(file): must be a table, not {show(data)}"], source)
     problems: list[str] = []
-    root = _Node(data, "", problems, _TOP_KEYS)
+    root = Node(data, "", problems, _TOP_KEYS)
     head = root.table("engagement", _ENGAGEMENT_KEYS)
     spec = _header(head)
     hours_per_day = spec["hours_per_day"] = head.whole("hours_per_day", 1, 24, 8)
@@ -181,23 +177,23 @@ def _syntax_problem(message: str) -> str:
 # -- sections ---------------------------------------------------------------------------------
 
 
-def _header(t: _Node) -> dict[str, Any]:
+def _header(t: Node) -> dict[str, Any]:
     code = t.text("code", required=True)
     if code and not _CODE.fullmatch(code):
-        t.add("code", f"bad code {_show(code)} (2-40 letters, digits, '-', '_', '.')")
+        t.add("code", f"bad code {show(code)} (2-40 letters, digits, '-', '_', '.')")
     name, client, vendor = (t.text(key, required=True) for key in ("name", "client", "vendor"))
     timezone = t.text("timezone") or "Asia/Shanghai"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        t.add("timezone", f"unknown time zone {_show(timezone)} (examples: Asia/Shanghai, UTC)")
+        t.add("timezone", f"unknown time zone {show(timezone)} (examples: Asia/Shanghai, UTC)")
     locale = t.choice("locale", LOCALES, "locale", "zh-CN")
     start, end = t.day("start", required=True), t.day("end", required=True)
     if start and end and end < start:
         t.add("end", f"{end} is before start {start} (end must be on or after start)")
     services = t.choices("services", catalog.SERVICES, "service")
     if services == () and not t.get("services"):
-        t.add("services", f"must list at least one service {_valid(catalog.SERVICES)}")
+        t.add("services", f"must list at least one service {valid_choices(catalog.SERVICES)}")
     return {
         "code": code,
         "name": name,
@@ -212,7 +208,7 @@ def _header(t: _Node) -> dict[str, Any]:
     }
 
 
-def _work_units(t: _Node, hours_per_day: int) -> dict[str, int]:
+def _work_units(t: Node, hours_per_day: int) -> dict[str, int]:
     day = hours_per_day * 60
     minimum, cap = t.minutes("min_unit", "1h", day), t.minutes("daily_cap", "1d", day)
     if cap and cap > 24 * 60:
@@ -222,12 +218,12 @@ def _work_units(t: _Node, hours_per_day: int) -> dict[str, int]:
     return {"min_unit_minutes": minimum or 60, "daily_cap_minutes": cap or day}
 
 
-def _budget(t: _Node, hours_per_day: int) -> dict[str, int]:
+def _budget(t: Node, hours_per_day: int) -> dict[str, int]:
     """Person-days by level, converted exactly (Decimal of the written number) to minutes."""
     budget = dict.fromkeys(catalog.LEVELS, 0)
     for level in t.data:
         if level not in catalog.LEVELS:
-            t.add(level, f"unknown level {_show(level)} {_valid(catalog.LEVELS)}")
+            t.add(level, f"unknown level {show(level)} {valid_choices(catalog.LEVELS)}")
             continue
         days = t.number(level)
         if days is None:
@@ -242,10 +238,10 @@ def _budget(t: _Node, hours_per_day: int) -> dict[str, int]:
     return budget
 
 
-def _sla(t: _Node, calendar: CalendarSpec) -> SlaPolicy:
+def _sla(t: Node, calendar: CalendarSpec) -> SlaPolicy:
     for key in t.data:
         if key not in _SLA_KEYS and isinstance(key, str) and _SEVERITY_LIKE.fullmatch(key):
-            t.add(key, f"unknown severity {_valid(catalog.SEVERITIES)}")
+            t.add(key, f"unknown severity {valid_choices(catalog.SEVERITIES)}")
         elif key not in _SLA_KEYS:
             t.add(key, "unknown key")
     warning = t.ratio("warning_at", catalog.DEFAULT_WARNING_AT)
@@ -263,7 +259,7 @@ def _sla(t: _Node, calendar: CalendarSpec) -> SlaPolicy:
     )
 
 
-def _target(sla: _Node, severity: str, calendar: CalendarSpec) -> catalog.SlaTarget:
+def _target(sla: Node, severity: str, calendar: CalendarSpec) -> catalog.SlaTarget:
     """File values override the default target key by key; `d` depends on the calendar."""
     t = sla.table(severity, _TARGET_KEYS)
     response, resolve, kind = catalog.DEFAULT_SLA[severity]
@@ -277,11 +273,11 @@ def _target(sla: _Node, severity: str, calendar: CalendarSpec) -> catalog.SlaTar
     return catalog.SlaTarget(response_minutes or 1, resolve_minutes or 1, kind)
 
 
-def _calendar(t: _Node) -> CalendarSpec:
+def _calendar(t: Node) -> CalendarSpec:
     hours = t.get("business_hours", catalog.DEFAULT_BUSINESS_HOURS)
     business = _business_hours(hours)
     if business is None:
-        t.add("business_hours", f"bad hours {_show(hours)} (HH:MM-HH:MM, e.g. 09:00-18:00)")
+        t.add("business_hours", f"bad hours {show(hours)} (HH:MM-HH:MM, e.g. 09:00-18:00)")
     start, end = business or (time(9), time(18))
     holidays, workdays = t.days("holidays"), t.days("workdays")
     for day in sorted(set(holidays) & set(workdays)):
@@ -301,7 +297,7 @@ def _business_hours(text: object) -> tuple[time, time] | None:
     return time(h1, m1), time(h2, m2)
 
 
-def _people(items: _Node) -> tuple[PersonSpec, ...]:
+def _people(items: Node) -> tuple[PersonSpec, ...]:
     people: list[PersonSpec] = []
     ids: dict[str, str] = {}  # casefolded id -> "people[0]"
     owners: dict[tuple[str, str], str] = {}  # (channel, external id) -> "people[1] (zhao.gang)"
@@ -324,21 +320,21 @@ def _people(items: _Node) -> tuple[PersonSpec, ...]:
     return tuple(people)
 
 
-def _person(t: _Node) -> PersonSpec:
+def _person(t: Node) -> PersonSpec:
     key, name = t.text("id", required=True), t.text("name", required=True)
     if key and not _PERSON_ID.fullmatch(key):
-        t.add("id", f"bad id {_show(key)} (letters, digits, '.', '_', '-'; e.g. wang.li)")
+        t.add("id", f"bad id {show(key)} (letters, digits, '.', '_', '-'; e.g. wang.li)")
     party = t.choice("party", catalog.PARTIES, "party", required=True)
     roles = t.choices("roles", catalog.ROLES, "role") or ()
     if not t.get("roles"):
-        t.add("roles", f"at least one role is required {_valid(catalog.ROLES)}")
+        t.add("roles", f"at least one role is required {valid_choices(catalog.ROLES)}")
     for role in roles:
         if party and catalog.ROLE_PARTY[role] not in (None, party):
             who = key or "this person"
             t.add("roles", f"{role!r} is a {catalog.ROLE_PARTY[role]} role, but {who} is {party}")
     level = t.choice("level", catalog.LEVELS, "level") or None
     if "engineer" in roles and t.get("level") is None:
-        t.add("level", f"required for an engineer {_valid(catalog.LEVELS)}")
+        t.add("level", f"required for an engineer {valid_choices(catalog.LEVELS)}")
     if party == "client" and t.get("level") is not None:
         t.add("level", "only vendor people have a level (remove it)")
     identities = _identities(t.table("identities"))
@@ -347,11 +343,11 @@ def _person(t: _Node) -> PersonSpec:
     )
 
 
-def _identities(t: _Node) -> dict[str, str]:
+def _identities(t: Node) -> dict[str, str]:
     identities: dict[str, str] = {}
     for channel in t.data:
         if channel not in catalog.CHANNELS:
-            t.add(channel, f"unknown channel {_show(channel)} {_valid(catalog.CHANNELS)}")
+            t.add(channel, f"unknown channel {show(channel)} {valid_choices(catalog.CHANNELS)}")
             continue
         external = t.text(channel)
         if channel == "email":
@@ -363,7 +359,7 @@ def _identities(t: _Node) -> dict[str, str]:
     return identities
 
 
-def _chats(items: _Node) -> tuple[ChatSpec, ...]:
+def _chats(items: Node) -> tuple[ChatSpec, ...]:
     chats: list[ChatSpec] = []
     seen: dict[tuple[str, str], str] = {}  # (channel, id) -> "chats[0]"
     for i in items.data:
@@ -378,174 +374,3 @@ def _chats(items: _Node) -> tuple[ChatSpec, ...]:
         seen[channel, chat.id] = t.path
         chats.append(chat)
     return tuple(chats)
-
-
-# -- reading values ---------------------------------------------------------------------------
-
-
-class _Node:
-    """A table or list of the file at `path`. Each reader reports a bad value under its full
-    path and returns a harmless stand-in, so that one pass finds every problem."""
-
-    def __init__(
-        self,
-        value: object,
-        path: str,
-        problems: list[str],
-        keys: Collection[str] | None = None,
-        *,
-        is_list: bool = False,
-    ) -> None:
-        self.path, self.problems, self.is_list, self.valid = path, problems, is_list, True
-        self.data: dict[Any, Any] = {}
-        if is_list and isinstance(value, list | tuple):
-            self.data = dict(enumerate(value))
-        elif not is_list and isinstance(value, dict):
-            self.data = value
-        elif value is not None:
-            self.valid = False
-            problems.append(
-                f"{path}: must be {'a list' if is_list else 'a table'}, not {_show(value)}"
-            )
-        unknown = [key for key in self.data if key not in keys] if keys is not None else []
-        for key in unknown:
-            self.add(key, "unknown key")
-
-    def at(self, key: object) -> str:
-        if self.is_list:
-            return f"{self.path}[{key}]"
-        name = key if isinstance(key, str) else _show(key)
-        return f"{self.path}.{name}" if self.path else name
-
-    def add(self, key: object, text: str) -> None:
-        self.problems.append(f"{self.at(key)}: {text}")
-
-    def get(self, key: object, default: object = None) -> Any:
-        value = self.data.get(key)
-        return default if value is None else value
-
-    def table(self, key: object, keys: Collection[str] | None = None) -> _Node:
-        return _Node(self.data.get(key), self.at(key), self.problems, keys)
-
-    def sequence(self, key: object) -> _Node:
-        return _Node(self.data.get(key), self.at(key), self.problems, is_list=True)
-
-    def text(self, key: object, *, required: bool = False) -> str:
-        value = self.data.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if value is not None:
-            self.add(key, f"must be a non-empty string, not {_show(value)}")
-        elif required:
-            self.add(key, "required")
-        return ""
-
-    def choice(
-        self,
-        key: object,
-        valid: Collection[str],
-        what: str,
-        default: str = "",
-        *,
-        required: bool = False,
-    ) -> str:
-        value = self.data.get(key)
-        if isinstance(value, str) and value in valid:
-            return value
-        if value is not None or required:
-            problem = "required" if value is None else f"unknown {what} {_show(value)}"
-            self.add(key, f"{problem} {_valid(valid)}")
-        return default
-
-    def choices(self, key: object, valid: Collection[str], what: str) -> tuple[str, ...] | None:
-        """Distinct valid choices in file order; None when the key is absent."""
-        if self.data.get(key) is None:
-            return None
-        items = self.sequence(key)
-        chosen: list[str] = []
-        for i in items.data:
-            choice = items.choice(i, valid, what)
-            if choice in chosen:
-                items.add(i, f"{choice!r} is listed twice")
-            elif choice:
-                chosen.append(choice)
-        return tuple(chosen)
-
-    def whole(self, key: object, low: int, high: int, default: int) -> int:
-        value = self.get(key, default)
-        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-            return value
-        self.add(key, f"must be a whole number from {low} to {high}, not {_show(value)}")
-        return default
-
-    def flag(self, key: object, default: bool) -> bool:
-        value = self.get(key, default)
-        if isinstance(value, bool):
-            return value
-        self.add(key, f"must be true or false, not {_show(value)}")
-        return default
-
-    def number(self, key: object) -> Decimal | None:
-        """A number exactly as written: a float goes through `str`, so 0.1 stays 0.1."""
-        value, number = self.data.get(key), None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = Decimal(value)
-        elif isinstance(value, float | Decimal):
-            number = Decimal(str(value))
-        if number is not None and number.is_finite():
-            return number
-        self.add(key, f"must be a number, not {_show(value)}")
-        return None
-
-    def ratio(self, key: object, default: str) -> Decimal:
-        number = None if self.data.get(key) is None else self.number(key)
-        return Decimal(default) if number is None else number
-
-    def day(self, key: object, *, required: bool = False) -> date | None:
-        value = self.data.get(key)
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-            with contextlib.suppress(ValueError):
-                value = date.fromisoformat(value.strip())
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        if value is not None:
-            self.add(key, f"bad date {_show(value)} (format: YYYY-MM-DD)")
-        elif required:
-            self.add(key, "required")
-        return None
-
-    def days(self, key: object) -> tuple[date, ...]:
-        items = self.sequence(key)
-        found = (items.day(i) for i in items.data)
-        return tuple(sorted({day for day in found if day is not None}))
-
-    def minutes(self, key: object, default: str, day_minutes: int) -> int | None:
-        """A duration in whole minutes, `d` being `day_minutes` long; None if bad (reported)."""
-        value = self.get(key, default)
-        duration = parse_duration(value) if isinstance(value, str) else None
-        if duration is None:
-            self.add(key, f"bad duration {_show(value)} {_EXAMPLES}")
-            return None
-        exact = duration.days * day_minutes + duration.hours * 60 + duration.minutes
-        if exact > 0 and exact.denominator == 1:
-            return int(exact)
-        self.add(key, f"{_show(value)} is not a positive whole number of minutes {_EXAMPLES}")
-        return None
-
-
-def _valid(options: Collection[str]) -> str:
-    return f"(valid: {', '.join(options)})"
-
-
-def _show(value: object) -> str:
-    """A value for a message: short, and safe for any input (huge ints, nested tables)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value.bit_length() > 64:
-        return "a very large number"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:40] + "…")
-    if isinstance(value, int | float | Decimal | date | time):
-        text = str(value)
-        return text if len(text) <= 40 else text[:40] + "…"
-    return {dict: "a table", list: "a list", tuple: "a list"}.get(type(value), type(value).__name__)
