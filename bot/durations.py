@@ -102,3 +102,15 @@ def format_minutes(minutes: int, locale: str = "zh-CN") -> str:
         return sign + (" ".join(parts) or "0m")
     parts = [f"{v}{u}" for v, u in ((days, "天"), (hours, "小时"), (mins, "分")) if v]
     return sign + ("".join(parts) or "0分")
+
+
+def format_span(minutes: int, locale: str = "zh-CN") -> str:
+    """Counted working time in hours and minutes (`13小时30分` / `13h 30m`): no days, because a
+    business day is not 24 hours."""
+    sign = "-" if minutes < 0 else ""
+    hours, mins = divmod(abs(minutes), 60)
+    if locale == "en":
+        parts = [f"{v}{u}" for v, u in ((hours, "h"), (mins, "m")) if v]
+        return sign + (" ".join(parts) or "0m")
+    parts = [f"{v}{u}" for v, u in ((hours, "小时"), (mins, "分")) if v]
+    return sign + ("".join(parts) or "0分")

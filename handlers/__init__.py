@@ -10,9 +10,18 @@ from bot.scheduler import Job
 
 
 def _modules() -> list[ModuleType]:
-    from handlers import binding, checklist, help, housekeeping, status
+    from handlers import (
+        binding,
+        checklist,
+        help,
+        housekeeping,
+        sla_sweep,
+        status,
+        ticket_flow,
+        tickets,
+    )
 
-    return [help, status, checklist, binding, housekeeping]
+    return [help, status, tickets, ticket_flow, checklist, binding, sla_sweep, housekeeping]
 
 
 def all_commands() -> list[Command]:

@@ -120,3 +120,4 @@ DEFAULT_WARNING_AT: Final = "0.75"
 DEFAULT_ESCALATE_AT: Final = "1.5"
 DEFAULT_ESCALATION_ROLES: Final = ("director",)
 DEFAULT_BUSINESS_HOURS: Final = "09:00-18:00"
+DEFAULT_AUTO_CLOSE_DAYS: Final = 3  # business days after which a resolved ticket closes itself

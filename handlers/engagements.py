@@ -42,6 +42,7 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),
             "escalation_roles": list(sla.escalation_roles),
+            "auto_close_days": sla.auto_close_days,
             "targets": {
                 severity: {"response": t.response_minutes, "resolve": t.resolve_minutes,
                            "calendar": t.calendar}

@@ -30,7 +30,9 @@ _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
      "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters"}
 )  # fmt: skip
-_SLA_KEYS = frozenset({"warning_at", "escalate_at", "escalation_roles", *catalog.SEVERITIES})
+_SLA_KEYS = frozenset(
+    {"warning_at", "escalate_at", "escalation_roles", "auto_close_days", *catalog.SEVERITIES}
+)
 _TARGET_KEYS = frozenset({"response", "resolve", "calendar"})
 _CALENDAR_KEYS = frozenset({"business_hours", "holidays", "workdays"})
 _PERSON_KEYS = frozenset({"id", "name", "party", "roles", "level", "identities"})
@@ -68,6 +70,7 @@ class SlaPolicy:
     escalate_at: Decimal
     escalation_roles: tuple[str, ...]
     targets: dict[str, catalog.SlaTarget]
+    auto_close_days: int = catalog.DEFAULT_AUTO_CLOSE_DAYS  # a resolved ticket closes itself
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,6 +259,7 @@ def _sla(t: Node, calendar: CalendarSpec) -> SlaPolicy:
         escalate_at=escalate,
         escalation_roles=catalog.DEFAULT_ESCALATION_ROLES if roles is None else roles,
         targets={sev: _target(t, sev, calendar) for sev in catalog.SEVERITIES},
+        auto_close_days=t.whole("auto_close_days", 0, 30, catalog.DEFAULT_AUTO_CLOSE_DAYS),
     )
 
 

@@ -15,8 +15,9 @@ from bot.context import Context
 from bot.durations import format_person_days
 from bot.i18n import join, tr
 from handlers import checklist
-from handlers.catalog import LEVELS, SERVICES
-from storage.models import ChatBinding, Engagement, Person
+from handlers.catalog import LEVELS, SERVICES, SEVERITIES
+from handlers.ticket_sla import OPEN_STATUSES, TicketSla
+from storage.models import ChatBinding, Engagement, Person, Ticket
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Overview:
     client_people: int
     vendor_people: int
     chats: int
+    open_tickets: dict[str, int]  # severity -> open tickets
+    breached_tickets: tuple[str, ...]  # refs of open tickets past a target
 
 
 def phase_of(today: date, start: date, end: date, checklist_complete: bool) -> str:
@@ -59,6 +62,8 @@ def overview(session: Session, engagement: Engagement) -> Overview:
             .group_by(Person.party)  # type: ignore[arg-type]
         ).all()
     )
+    tickets = open_tickets(session, engagement_id)
+    ticket_sla = TicketSla.of(engagement)
     chats = session.execute(
         select(func.count())
         .select_from(ChatBinding)
@@ -72,8 +77,24 @@ def overview(session: Session, engagement: Engagement) -> Overview:
         checklist_done=done, checklist_total=total, services=tuple(engagement.services),
         budget_minutes=dict(engagement.budget), hours_per_day=engagement.hours_per_day,
         client_people=int(parties.get("client", 0)), vendor_people=int(parties.get("vendor", 0)),
-        chats=int(chats),
+        chats=int(chats), open_tickets=open_by_severity(tickets),
+        breached_tickets=tuple(t.ref for t in tickets if ticket_sla.breached(t, clock.now())),
     )  # fmt: skip
+
+
+def open_tickets(session: Session, engagement_id: int) -> list[Ticket]:
+    query = select(Ticket).where(
+        Ticket.engagement_id == engagement_id,
+        Ticket.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+    )
+    return list(session.execute(query).scalars())
+
+
+def open_by_severity(tickets: list[Ticket]) -> dict[str, int]:
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for ticket in tickets:
+        counts[ticket.severity] += 1
+    return counts
 
 
 _PHASES = {
@@ -108,7 +129,18 @@ def render(view: Overview, locale: str) -> str:
         tr(locale, "人员：甲方 {c} 人，厂商 {v} 人；绑定群 {g} 个",
            "People: {c} client, {v} vendor; {g} bound chat(s)",
            c=view.client_people, v=view.vendor_people, g=view.chats),
+        tr(locale, "未关闭工单 {n}（{s}）", "Open tickets: {n} ({s})", n=sum(view.open_tickets.values()),
+           s=" · ".join(f"{k} {v}" for k, v in view.open_tickets.items())),
     ]  # fmt: skip
+    if view.breached_tickets:
+        lines.append(
+            tr(
+                locale,
+                "🔴 已超时：{r}",
+                "🔴 Breached: {r}",
+                r=join(locale, list(view.breached_tickets)),
+            )
+        )
     return "\n".join(lines)
 
 

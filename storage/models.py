@@ -174,3 +174,61 @@ class JobRun(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     last_run_at: datetime = _when()
+
+
+class Ticket(SQLModel, table=True):
+    """A support ticket (工单) with its SLA clocks.
+
+    `next_check_at` is when the SLA sweep must look at it next (an alert threshold, the
+    auto-close time); NULL when nothing is pending, so closed tickets cost the sweep nothing.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number"),
+        Index("ix_ticket_open", "engagement_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    number: int
+    severity: str  # P1..P4
+    service: str | None = None
+    in_scope: bool = True
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "open"  # open | in_progress | pending | resolved | closed
+    reporter_key: str  # person key, or unregistered:<channel>:<id>
+    reporter_name: str
+    reporter_id: int | None = Field(default=None, foreign_key="person.id")
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    opened_at: datetime = _when()
+    acked_at: datetime | None = _when(nullable=True)
+    resolved_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
+    pending_since: datetime | None = _when(nullable=True)
+    pending_reason: str = ""
+    paused_minutes: int = 0  # resolution-calendar minutes spent paused (pending, resolved)
+    response_due_at: datetime = _when()
+    resolve_due_at: datetime | None = _when(nullable=True)  # None while the clock is paused
+    alerts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_check_at: datetime | None = _when(nullable=True, index=True)
+    # Where to post about it later (a durable target: the chat it was opened in).
+    channel: str
+    chat_id: str
+    message_id: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"T-{self.number}"
+
+
+class TicketEvent(SQLModel, table=True):
+    """One line of a ticket's history: opened, acknowledged, paused, noted, resolved…"""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _when()
+    actor: str
+    kind: str
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -13,6 +13,7 @@ from adapters import console
 from bot import clock
 from bot.bus import Outcome, Reply
 from bot.runtime import Runtime
+from bot.scheduler import tick
 from handlers import engagements
 from handlers.sow import load_engagement_file
 from storage.db import transaction
@@ -42,6 +43,18 @@ class ConsoleHarness:
         replies = self.say(user, text, **where)
         assert len(replies) >= 1, f"no reply to {text!r}"
         return replies[0]
+
+    def at(self, moment: str) -> None:
+        """Set the clock (engagement-local times are written with their offset)."""
+        clock.set_now(moment)
+
+    def tick(self) -> list[tuple[str, bool]]:
+        """`rentian tick`: run the scheduler jobs due now."""
+        return tick(self.runtime.engine, self.runtime.jobs)
+
+    def kinds(self, **filters: str) -> list[tuple[str, str, str]]:
+        """(kind, recipient_type, recipient) of outbox rows, oldest first."""
+        return [(r.kind, r.recipient_type, r.recipient) for r in self.outbox(**filters)]
 
     def outbox(self, **filters: str) -> list[OutboxMessage]:
         with transaction(self.runtime.engine) as session:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.cli import main
 from config.settings import DEMO_ENGAGEMENT
+from storage.migrate import head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,7 +176,8 @@ def test_init_demo_then_say_and_chat_as_processes(tmp_path: Path) -> None:
     first = rentian("init", "--demo", env=env)
     assert first.returncode == 0, first.stderr
     assert (
-        "schema 0001 (created)" in first.stdout and "engagement DEMO-2026: created" in first.stdout
+        f"schema {head_revision()} (created)" in first.stdout
+        and "engagement DEMO-2026: created" in first.stdout
     )
     again = rentian("init", "--demo", env=env)
     assert "up to date" in again.stdout and "DEMO-2026: unchanged" in again.stdout

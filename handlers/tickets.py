@@ -1,0 +1,292 @@
+"""/ticket, /tickets, /note, /assign (/工单 /工单列表 /备注 /指派): opening, showing and routing
+support tickets. The life cycle (ack, pending, resolve, close, reopen) is in `ticket_flow`."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bot.commands import Arg, Command, Option, Parsed, Ref
+from bot.context import Context
+from bot.errors import InvalidState, NotFound, UsageError
+from bot.lexer import normalise, parse_ref
+from bot.message import Mention
+from handlers import ticket_text as text
+from handlers.catalog import SERVICES, UNREGISTERED_REPORTER
+from handlers.ticket_sla import OPEN_STATUSES, TicketSla
+from storage.counters import next_number
+from storage.models import Identity, Person, Ticket, TicketEvent
+
+SEVERITY_WORDS = {
+    "p1": "P1", "p2": "P2", "p3": "P3", "p4": "P4",
+    "紧急": "P1", "高": "P2", "中": "P3", "低": "P4",
+    "urgent": "P1", "high": "P2", "medium": "P3", "low": "P4",
+}  # fmt: skip
+OPENERS = frozenset({"client", "vendor", UNREGISTERED_REPORTER})
+PARTIES = frozenset({"client", "vendor"})
+RESPONDERS = frozenset({"engineer", "vendor_pm"})
+_SEVERITY_LIKE = re.compile(r"^p\d+$")
+_LIST_LIMIT = 30
+EVENT_NAMES = {
+    "opened": ("开单", "opened"), "acked": ("响应", "acknowledged"),
+    "assigned": ("指派", "assigned"), "pending": ("挂起", "paused"),
+    "resumed": ("恢复", "resumed"), "note": ("备注", "note"), "resolved": ("解决", "resolved"),
+    "closed": ("关闭", "closed"), "reopened": ("重开", "reopened"), "alert": ("告警", "alert"),
+}  # fmt: skip
+
+
+# -- shared by the ticket commands ------------------------------------------------------------
+
+
+def find(ctx: Context, ref: Ref | str) -> Ticket:
+    """This engagement's ticket `ref`; NotFound (never another engagement's) otherwise."""
+    parsed = parse_ref(str(ref), ("T",))
+    ticket = None
+    if parsed is not None:
+        ticket = ctx.session.execute(
+            select(Ticket).where(Ticket.engagement_id == ctx.eng.id, Ticket.number == parsed[1])
+        ).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound(ctx.tr("没有工单 {r}。发送 /工单列表 查看未关闭的工单。",
+                              "There is no ticket {r}. Send /tickets to list the open ones.", r=ref))  # fmt: skip
+    return ticket
+
+
+def record(ctx: Context, ticket: Ticket, kind: str, note: str = "") -> None:
+    actor = ctx.actor.key if ctx.actor else "system"
+    ctx.session.add(
+        TicketEvent(ticket_id=ticket.id or 0, at=ctx.now, actor=actor, kind=kind, text=note)
+    )
+
+
+def person_for(ctx: Context, mention: Mention) -> Person:
+    """The engagement's person behind an @-mention: by channel identity, id or name."""
+    channel = ctx.inbound.channel if ctx.inbound else "console"
+    person = ctx.session.execute(
+        select(Person)
+        .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
+        .where(Identity.engagement_id == ctx.eng.id, Identity.channel == channel,
+               Identity.external_id == mention.external_id, Person.active)
+    ).scalar_one_or_none()  # fmt: skip
+    if person is None:
+        person = ctx.session.execute(
+            select(Person).where(
+                Person.engagement_id == ctx.eng.id, Person.active,
+                (Person.key == mention.external_id) | (Person.name == mention.name),
+            )
+        ).scalars().first()  # fmt: skip
+    if person is None:
+        raise NotFound(
+            ctx.tr("项目里没有 @{n}。", "No one called @{n} in this engagement.", n=mention.name)
+        )
+    return person
+
+
+def sla_of(ctx: Context) -> TicketSla:
+    return TicketSla.of(ctx.eng)
+
+
+# -- /ticket ----------------------------------------------------------------------------------
+
+
+def ticket_command(ctx: Context, cmd: Parsed) -> None:
+    """`/ticket T-7` shows a ticket; anything else opens one."""
+    title: str = cmd.arg("title", "")
+    if cmd.arg("severity") is None and not cmd.options and parse_ref(title.strip(), ("T",)):
+        show_ticket(ctx, find(ctx, title.strip()))
+        return
+    open_ticket(ctx, cmd.arg("severity") or "P3", cmd.options.get("svc"), title)
+
+
+def open_ticket(ctx: Context, severity: str, service_word: str | None, title: str) -> None:
+    first = normalise(title.split()[0]) if title.split() else ""
+    if _SEVERITY_LIKE.match(first):
+        raise UsageError(ctx.tr("严重级别只能是 P1-P4（或 紧急/高/中/低），不是“{s}”。例如：/工单 P2 报表导出超时",
+                                "Severity is P1-P4 (or urgent/high/medium/low), not '{s}'. "
+                                "Example: /ticket P2 report export times out", s=title.split()[0]))  # fmt: skip
+    service = _service(ctx, service_word)
+    in_scope = service is None or service in ctx.eng.services
+    sla = sla_of(ctx)
+    assert ctx.actor is not None and ctx.inbound is not None
+    ticket = Ticket(
+        engagement_id=ctx.eng.id or 0, number=next_number(ctx.session, ctx.eng.id or 0, "T"),
+        severity=severity, service=service, in_scope=in_scope, title=title.strip(),
+        reporter_key=ctx.actor.key, reporter_name=ctx.actor.name,
+        reporter_id=ctx.actor.person.id if ctx.actor.person else None, opened_at=ctx.now,
+        response_due_at=ctx.now, channel=ctx.inbound.channel, chat_id=ctx.inbound.chat_id,
+        message_id=ctx.inbound.message_id,
+    )  # fmt: skip
+    clocks = sla.clocks(ticket)
+    ticket.response_due_at = sla.calendar(ticket).add(ctx.now, clocks["response"].target)
+    sla.reschedule(ticket, ctx.now)
+    ctx.session.add(ticket)
+    ctx.session.flush()
+    record(ctx, ticket, "opened", title.strip())
+    ctx.audit("ticket.opened", ticket.ref, severity=severity, service=service, in_scope=in_scope)
+    tz, locale = ctx.eng.timezone, ctx.locale
+    lines = [
+        ctx.tr("🎫 已开单 {h}", "🎫 Opened {h}", h=text.headline(ticket, locale)),
+        ctx.tr("首次响应截止 {r}，解决截止 {d}（{c}）", "First response due {r}, resolution due {d} ({c})",
+               r=text.when(ticket.response_due_at, tz), d=text.when(ticket.resolve_due_at, tz),
+               c=ctx.tr(*text.CALENDAR[sla.target(severity).calendar])),
+    ]  # fmt: skip
+    if not in_scope:
+        lines.append(ctx.tr("⚠️ 服务“{s}”不在 SOW 范围内：需要变更单（/变更）才能计入工作量。",
+                            "⚠️ '{s}' is out of scope: it needs a change request (/cr) before work counts.",
+                            s=text.service_text(ticket, locale).split("（")[0].split(" (")[0]))  # fmt: skip
+        ctx.notify_roles({"vendor_pm"}, ctx.tr("{h}：服务不在 SOW 范围内，需要变更单。",
+                                               "{h}: service out of scope, needs a change request.",
+                                               h=text.headline(ticket, locale)),
+                         "ticket.out_of_scope", ticket.ref)  # fmt: skip
+    ctx.reply("\n".join(lines), "ticket.opened", ticket.ref)
+    if severity in ("P1", "P2"):
+        ctx.notify_roles({"vendor_pm", "customer_manager"},
+                         ctx.tr("新的 {s} 工单 {h}（{c}）", "New {s} ticket {h} ({c})", s=severity,
+                                h=text.headline(ticket, locale), c=ctx.eng.code),
+                         "ticket.opened", ticket.ref)  # fmt: skip
+
+
+def _service(ctx: Context, word: str | None) -> str | None:
+    if word is None:
+        return None
+    wanted = normalise(word)
+    for key, term in SERVICES.items():
+        if wanted in (key, normalise(term.zh), normalise(term.en)):
+            return key
+    raise UsageError(ctx.tr("没有服务“{w}”。本项目范围内的服务：{s}", "No service '{w}'. In scope here: {s}",
+                            w=word, s=", ".join(ctx.eng.services)))  # fmt: skip
+
+
+def show_ticket(ctx: Context, ticket: Ticket) -> None:
+    sla, tz, locale = sla_of(ctx), ctx.eng.timezone, ctx.locale
+    assignee = ctx.session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+    lines = [
+        f"{text.headline(ticket, locale)} · {text.status_name(ticket.status, locale)}",
+        ctx.tr("服务：{s} · 报告人 {r} · 处理人 {a}", "Service: {s} · reported by {r} · assignee {a}",
+               s=text.service_text(ticket, locale), r=ticket.reporter_name,
+               a=assignee.name if assignee else "—"),
+        *text.clocks_text(sla, ticket, ctx.now, locale, tz),
+        ctx.tr("记录：", "History:"),
+    ]  # fmt: skip
+    events = list(ctx.session.execute(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)  # type: ignore[arg-type]
+    ).scalars())  # fmt: skip
+    names = _names(ctx)
+    for event in events[-15:]:
+        label = ctx.tr(*EVENT_NAMES.get(event.kind, (event.kind, event.kind)))
+        note = f"：{event.text}" if ctx.locale != "en" else f": {event.text}"
+        lines.append(f"  {text.when(event.at, tz)} {names.get(event.actor, event.actor)} {label}"
+                     f"{note if event.text else ''}")  # fmt: skip
+    ctx.reply("\n".join(lines), "ticket.show", ticket.ref)
+
+
+def _names(ctx: Context) -> dict[str, str]:
+    rows = ctx.session.execute(
+        select(Person.key, Person.name).where(Person.engagement_id == ctx.eng.id)
+    )
+    names = {str(key): str(name) for key, name in rows.all()}
+    names["system"] = ctx.tr("系统", "system")
+    return names
+
+
+# -- /tickets ---------------------------------------------------------------------------------
+
+
+def list_tickets(ctx: Context, cmd: Parsed) -> None:
+    scope = cmd.arg("scope") or "open"
+    query = select(Ticket).where(
+        Ticket.engagement_id == ctx.eng.id, Ticket.status.in_(OPEN_STATUSES)
+    )  # type: ignore[attr-defined]
+    if scope == "mine":
+        assert ctx.actor is not None
+        me = ctx.actor.person.id if ctx.actor.person else None
+        query = query.where((Ticket.assignee_id == me) | (Ticket.reporter_key == ctx.actor.key))
+    sla = sla_of(ctx)
+    tickets = list(ctx.session.execute(query).scalars())
+    if scope == "breached":
+        tickets = [t for t in tickets if sla.breached(t, ctx.now)]
+    tickets.sort(key=lambda t: (t.severity, sla.remaining(t, "resolve", ctx.now), t.number))
+    title = {"open": ("未关闭的工单", "Open tickets"), "mine": ("我的工单", "My tickets"),
+             "breached": ("已超时的工单", "Breached tickets")}[scope]  # fmt: skip
+    if not tickets:
+        ctx.reply(ctx.tr("{t}：无。", "{t}: none.", t=ctx.tr(*title)), "tickets.list")
+        return
+    people = {p.id: p.name for p in ctx.session.execute(
+        select(Person).where(Person.engagement_id == ctx.eng.id)).scalars()}  # fmt: skip
+    lines = [ctx.tr("{t}（{n}）：", "{t} ({n}):", t=ctx.tr(*title), n=len(tickets))]
+    for ticket in tickets[:_LIST_LIMIT]:
+        leg = "response" if ticket.acked_at is None else "resolve"
+        owner = people.get(ticket.assignee_id, "—")
+        lines.append(f"{ticket.ref} {ticket.severity} {text.status_name(ticket.status, ctx.locale)} "
+                     f"{owner} {text.time_left(sla, ticket, leg, ctx.now, ctx.locale)} · {ticket.title}")  # fmt: skip
+    if len(tickets) > _LIST_LIMIT:
+        lines.append(ctx.tr("……另有 {n} 张", "… and {n} more", n=len(tickets) - _LIST_LIMIT))
+    ctx.reply("\n".join(lines), "tickets.list")
+
+
+# -- /note, /assign ---------------------------------------------------------------------------
+
+
+def note_ticket(ctx: Context, cmd: Parsed) -> None:
+    ticket = find(ctx, cmd.arg("ticket"))
+    record(ctx, ticket, "note", cmd.arg("text"))
+    ctx.reply(
+        ctx.tr("📝 已记入 {r} 的记录。", "📝 Added to {r}'s history.", r=ticket.ref),
+        "ticket.note",
+        ticket.ref,
+    )
+
+
+def assign_ticket(ctx: Context, cmd: Parsed) -> None:
+    ticket = find(ctx, cmd.arg("ticket"))
+    if ticket.status == "closed":
+        raise InvalidState(ctx.tr("{r} 已关闭；要重新处理请先 /重开 {r} 原因。",
+                                  "{r} is closed; /reopen {r} REASON first.", r=ticket.ref))  # fmt: skip
+    person = person_for(ctx, cmd.arg("who"))
+    if person.party != "vendor" or not RESPONDERS.intersection(person.roles):
+        raise InvalidState(ctx.tr("只能指派给厂商工程师或项目经理，{n} 不是。",
+                                  "Tickets go to a vendor engineer or PM; {n} is neither.", n=person.name))  # fmt: skip
+    ticket.assignee_id = person.id
+    ctx.session.add(ticket)
+    record(ctx, ticket, "assigned", person.name)
+    ctx.audit("ticket.assigned", ticket.ref, assignee=person.key)
+    ctx.reply(ctx.tr("👤 {r} 已指派给 {n}。", "👤 {r} assigned to {n}.", r=ticket.ref, n=person.name),
+              "ticket.assigned", ticket.ref)  # fmt: skip
+    ctx.notify(person, ctx.tr("你被指派处理 {h}（{c}）", "You were assigned {h} ({c})",
+                              h=text.headline(ticket, ctx.locale), c=ctx.eng.code),
+               "ticket.assigned", ticket.ref)  # fmt: skip
+
+
+_TICKET = Arg("ticket", "ref", ("工单号", "TICKET"), prefixes=("T",))
+
+COMMANDS = [
+    Command(
+        name="ticket", aliases=("工单",), summary=("开工单，或查看工单 T-n", "open a ticket, or show ticket T-n"),
+        handler=ticket_command, roles=OPENERS,
+        args=(Arg("severity", "choice", ("P1-P4", "P1-P4"), required=False, choices=SEVERITY_WORDS),
+              Arg("title", "text", ("标题", "TITLE"))),
+        options=(Option("svc", "word", ("服务", "SERVICE"), aliases=("服务",)),),
+        example="/工单 P2 svc=bigdata_dev 报表导出超时", example_en="/ticket P2 svc=bigdata_dev report export times out",
+    ),
+    Command(
+        name="tickets", aliases=("工单列表",), summary=("未关闭的工单及剩余时间", "open tickets and their time left"),
+        handler=list_tickets, roles=PARTIES,
+        args=(Arg("scope", "choice", ("mine|open|breached", "mine|open|breached"), required=False,
+                  choices={"mine": "mine", "我的": "mine", "open": "open", "未关闭": "open",
+                           "breached": "breached", "超时": "breached", "已超时": "breached"}),),
+        example="/工单列表 超时", example_en="/tickets breached",
+    ),
+    Command(
+        name="note", aliases=("备注",), summary=("给工单加一条记录", "add a note to a ticket's history"),
+        handler=note_ticket, roles=PARTIES,
+        args=(_TICKET, Arg("text", "text", ("内容", "TEXT"))),
+        example="/备注 T-7 已收到日志", example_en="/note T-7 logs received",
+    ),
+    Command(
+        name="assign", aliases=("指派",), summary=("把工单指派给工程师", "assign a ticket to an engineer"),
+        handler=assign_ticket, roles=RESPONDERS,
+        args=(_TICKET, Arg("who", "person", ("@工程师", "@ENGINEER"))),
+        example="/指派 T-7 @zhaogang", example_en="/assign T-7 @zhaogang",
+    ),
+]  # fmt: skip
