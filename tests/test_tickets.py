@@ -24,6 +24,11 @@ def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
     return harness
 
 
+@pytest.fixture
+def applied_cli(demo: ConsoleHarness, db_url: str) -> str:
+    return db_url
+
+
 def ticket(harness: ConsoleHarness, number: int = 1) -> Ticket:
     with transaction(harness.runtime.engine) as session:
         return session.execute(select(Ticket).where(Ticket.number == number)).scalar_one()
@@ -198,3 +203,63 @@ def test_tickets_in_english(en: ConsoleHarness) -> None:
     assert "Resolution: due" in en.one("liuyang", "/ticket T-1").text
     assert en.one("zhaogang", "/resolve T-1 throttled the exporter").kind == "ticket.resolved"
     assert en.one("liuyang", "/close T-1").text == "🔒 T-1 closed."
+
+
+def test_ticket_spanning_the_national_day_holiday(demo: ConsoleHarness) -> None:
+    demo.at("2026-09-30T17:00:00+08:00")  # 10-01..07 off; Saturday 10-10 is a make-up working day
+    reply = demo.one("liuyang", "/工单 P3 国庆前的报表问题")
+    assert "首次响应截止 2026-10-08 12:00" in reply.text
+    # 3 business days = 27 working hours: 1 h on 09-30, 9 h each on 10-08 and 10-09, 8 h on Sat 10-10
+    assert "解决截止 2026-10-10 17:00" in reply.text
+
+
+def test_make_up_saturday_counts_as_a_working_day(demo: ConsoleHarness) -> None:
+    demo.at("2026-02-13T19:45:00+08:00")  # Friday evening before the make-up Saturday 02-14
+    reply = demo.one("liuyang", "/工单 P3 春节前的问题")
+    assert "首次响应截止 2026-02-14 13:00" in reply.text
+
+
+def test_a_year_the_package_does_not_know(demo: ConsoleHarness) -> None:
+    """2027: Monday to Friday, plus the engagement's own list (2027-01-04 is off in the demo)."""
+    demo.at("2027-01-01T17:00:00+08:00")  # a Friday, counted as working: the package has no 2027
+    reply = demo.one("liuyang", "/工单 P3 元旦的问题")
+    assert "首次响应截止 2027-01-05 12:00" in reply.text  # Fri 1 h, weekend, Mon 01-04 off, Tue 3 h
+
+
+def test_the_command_line_with_now(applied_cli: str, capsys) -> None:
+    """The operator's view: `say` and `tick` with --now, then `outbox --json`."""
+    import json
+
+    from bot.cli import main
+
+    db = ["--db", applied_cli]
+    main(
+        [
+            *db,
+            "--now",
+            "2026-11-25T10:00:00+08:00",
+            "say",
+            "--chat",
+            "demo-group",
+            "--user",
+            "liuyang",
+            "--json",
+            "/工单",
+            "紧急",
+            "生产库宕机",
+        ]
+    )
+    (opened,) = json.loads(capsys.readouterr().out)
+    assert (opened["kind"], opened["ref"]) == ("ticket.opened", "T-1")
+    main([*db, "--now", "2026-11-25T10:16:00+08:00", "tick"])
+    main([*db, "--now", "2026-11-25T10:16:00+08:00", "tick"])
+    capsys.readouterr()
+    main([*db, "outbox", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    breaches = [(r["recipient_type"], r["recipient"]) for r in rows if r["kind"] == "sla.breach"]
+    assert sorted(breaches) == [
+        ("chat", "demo-group"),
+        ("person", "sun.wei"),
+        ("person", "zhou.min"),
+    ]
+    assert all(r["ref"] == "T-1" for r in rows if r["kind"].startswith("sla."))
