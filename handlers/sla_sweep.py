@@ -167,7 +167,7 @@ def calendar_check(job: JobContext) -> None:
                 "%s: chinese-calendar has no holiday data for %s: business days there are "
                 "Monday to Friday%s. Upgrade chinese-calendar, or list that year's holidays and "
                 "make-up workdays in the engagement file.",
-                engagement.code, year, f" adjusted by the {listed} days the engagement lists" if listed else "",
+                engagement.code, year, f", with the {listed} date(s) the engagement lists" if listed else "",
             )  # fmt: skip
 
 
