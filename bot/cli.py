@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--channel", default="console", help="channel the message comes from")
     say.add_argument("--json", action="store_true", help="print replies as one JSON array")
     say.add_argument("--event-id", help="platform event id (a repeated id is a redelivery)")
-    say.add_argument("text", nargs="+", help="the message")
+    # REMAINDER: the message may contain words such as "-2h"; options go before it.
+    say.add_argument("text", nargs=argparse.REMAINDER, help="the message (after the options)")
 
     chat = add("chat", c.chat, "interactive console chat (/as USER switches speaker)")
     _speaker_options(chat)
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", parents=common, help="check the hash chain")
     verify.set_defaults(handler=c.audit_verify)
+
+    export = sub.add_parser("export", help="export records")
+    export_sub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    statement = export_sub.add_parser(
+        "statement", parents=common, help="monthly person-day statement"
+    )
+    statement.add_argument("--engagement", required=True, help="engagement code")
+    statement.add_argument("--month", required=True, help="YYYY-MM")
+    statement.add_argument("--out", required=True, help="output file")
+    statement.add_argument("--format", choices=["xlsx", "csv"], default=None,
+                           help="xlsx (default) or csv: a flat list of entries")  # fmt: skip
+    statement.set_defaults(handler=c.export_statement)
 
     serve = add("serve", c.serve, "HTTP app, scheduler, dispatcher and every configured channel")
     serve.add_argument("--host")

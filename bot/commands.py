@@ -300,8 +300,8 @@ def _convert(
     where: MessageContext,
 ) -> Any:
     """The value of one token for `kind`, or None if it is not one."""
-    if kind == "word":
-        return raw or None
+    if kind == "word":  # a word is not an @-mention: those are people
+        return None if token.is_mention or not raw else raw
     if kind == "choice":
         return choices.get(normalise(raw))
     if kind == "int":

@@ -62,8 +62,11 @@ def _apply_file(runtime: Runtime, path: Path) -> None:
 
 
 def say(args: argparse.Namespace) -> int:
+    text = " ".join(args.text).strip()
+    if not text:
+        print("rentian say: the message is missing (options first, then the text)", file=sys.stderr)
+        return 2
     runtime = _runtime(args)
-    text = " ".join(args.text)
     inbound = console.parse(
         args.chat, args.user, text, now=clock.now(), direct=args.direct,
         event_id=args.event_id, bot_names=runtime.bot_names,
@@ -213,6 +216,41 @@ def audit_verify(args: argparse.Namespace) -> int:
     print(f"audit log BROKEN at entry #{result.bad_id}: {result.problem} "
           f"({result.checked} entries before it are intact)")  # fmt: skip
     return 1
+
+
+def export_statement(args: argparse.Namespace) -> int:
+    from handlers import statement, statement_export
+    from storage.models import Engagement
+
+    runtime = _runtime(args)
+    try:
+        statement.month_bounds(args.month)
+    except ValueError:
+        print(
+            f"rentian: --month: not a month: {args.month!r} (YYYY-MM, e.g. 2026-11)",
+            file=sys.stderr,
+        )
+        return 2
+    with transaction(runtime.engine) as session:
+        engagement = session.execute(
+            select(Engagement).where(Engagement.code == args.engagement)
+        ).scalar_one_or_none()
+        if engagement is None:
+            print(f"rentian: no engagement {args.engagement!r}", file=sys.stderr)
+            return 2
+        built = statement.build(session, engagement, args.month)
+    out = Path(args.out)
+    kind = args.format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (statement_export.write_csv if kind == "csv" else statement_export.write_xlsx)(built, out)
+    signed = (
+        "signed by both parties"
+        if built.confirmed
+        else ("closed by the vendor" if built.closed else "unsigned")
+    )
+    print(f"{out}: {args.engagement} {args.month}, {len(built.entries)} entries, "
+          f"{built.total_minutes} minutes, {signed}")  # fmt: skip
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:

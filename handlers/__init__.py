@@ -15,13 +15,19 @@ def _modules() -> list[ModuleType]:
         checklist,
         help,
         housekeeping,
+        periods,
         sla_sweep,
         status,
         ticket_flow,
         tickets,
+        timesheet,
+        worklog,
     )
 
-    return [help, status, tickets, ticket_flow, checklist, binding, sla_sweep, housekeeping]
+    return [
+        help, status, tickets, ticket_flow, worklog, timesheet, periods, checklist, binding,
+        sla_sweep, housekeeping,
+    ]  # fmt: skip
 
 
 def all_commands() -> list[Command]:

@@ -39,6 +39,11 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
         "daily_cap_minutes": spec.daily_cap_minutes,
         "allow_unregistered_reporters": spec.allow_unregistered_reporters,
         "budget": dict(spec.budget_minutes),
+        "rules": {
+            "backdate_days": spec.backdate_days,
+            "log_reminder": f"{spec.log_reminder:%H:%M}",
+            "budget_alerts": [str(share) for share in spec.budget_alerts],
+        },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),
             "escalation_roles": list(sla.escalation_roles),

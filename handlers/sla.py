@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from handlers import catalog
-from handlers.workcalendar import WorkCalendar, calendar_for
+from handlers.workcalendar import BusinessCalendar, WorkCalendar, calendar_for
 
 LEGS = ("response", "resolve")
 STAGES = ("warning", "breach", "escalation")
@@ -177,6 +177,13 @@ def calendars(engagement_calendar: dict[str, Any], timezone: str) -> dict[str, W
         )
         for kind in catalog.CALENDARS
     }
+
+
+def business_calendar(engagement_calendar: dict[str, Any], timezone: str) -> BusinessCalendar:
+    """An engagement's business calendar (working days and hours)."""
+    calendar = calendars(engagement_calendar, timezone)["business"]
+    assert isinstance(calendar, BusinessCalendar)
+    return calendar
 
 
 def _dates(values: Any) -> list[date]:

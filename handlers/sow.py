@@ -28,7 +28,8 @@ DEFAULT_SERVICES = ("online_support", "response_sla")
 _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats"})
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
-     "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters"}
+     "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters",
+     "backdate_days", "log_reminder", "budget_alerts"}
 )  # fmt: skip
 _SLA_KEYS = frozenset(
     {"warning_at", "escalate_at", "escalation_roles", "auto_close_days", *catalog.SEVERITIES}
@@ -116,6 +117,9 @@ class EngagementSpec:
     calendar: CalendarSpec
     people: tuple[PersonSpec, ...]
     chats: tuple[ChatSpec, ...]
+    backdate_days: int = 3  # work may be logged this many working days back
+    log_reminder: time = time(18, 30)  # engineers with no entry that day are reminded then
+    budget_alerts: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1"))  # shares of a budget
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -128,6 +132,7 @@ def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
     spec = _header(head)
     hours_per_day = spec["hours_per_day"] = head.whole("hours_per_day", 1, 24, 8)
     spec.update(_work_units(head, hours_per_day))
+    spec.update(_work_rules(head))
     spec["budget_minutes"] = _budget(root.table("budget"), hours_per_day)
     calendar = spec["calendar"] = _calendar(root.table("calendar", _CALENDAR_KEYS))
     spec["sla"] = _sla(root.table("sla"), calendar)
@@ -219,6 +224,24 @@ def _work_units(t: Node, hours_per_day: int) -> dict[str, int]:
     if minimum and cap and minimum > cap:
         t.add("min_unit", "larger than daily_cap (min_unit must be <= daily_cap)")
     return {"min_unit_minutes": minimum or 60, "daily_cap_minutes": cap or day}
+
+
+def _work_rules(t: Node) -> dict[str, Any]:
+    rules: dict[str, Any] = {"backdate_days": t.whole("backdate_days", 0, 31, 3)}
+    reminder = t.get("log_reminder", "18:30")
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", reminder) if isinstance(reminder, str) else None
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        rules["log_reminder"] = time(int(match[1]), int(match[2]))
+    else:
+        t.add("log_reminder", f"bad time {show(reminder)} (HH:MM, e.g. 18:30)")
+    if t.get("budget_alerts") is not None:
+        items = t.sequence("budget_alerts")
+        shares = sorted({share for i in items.data if (share := items.number(i)) is not None})
+        for share in shares:
+            if not 0 < share <= 2:
+                items.add(shares.index(share), f"{share} is out of range (0 < share <= 2, e.g. 0.8)")
+        rules["budget_alerts"] = tuple(shares)
+    return rules
 
 
 def _budget(t: Node, hours_per_day: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from bot.commands import Command, Parsed
 from bot.context import Context
 from bot.durations import format_person_days
 from bot.i18n import join, tr
-from handlers import checklist
+from handlers import budget, checklist, sla
 from handlers.catalog import LEVELS, SERVICES, SEVERITIES
 from handlers.ticket_sla import OPEN_STATUSES, TicketSla
 from storage.models import ChatBinding, Engagement, Person, Ticket
@@ -38,6 +38,9 @@ class Overview:
     client_people: int
     vendor_people: int
     chats: int
+    budget_used: int  # minutes, all levels
+    budget_contracted: int
+    runs_out: date | None
     open_tickets: dict[str, int]  # severity -> open tickets
     breached_tickets: tuple[str, ...]  # refs of open tickets past a target
 
@@ -63,6 +66,9 @@ def overview(session: Session, engagement: Engagement) -> Overview:
         ).all()
     )
     tickets = open_tickets(session, engagement_id)
+    overall = budget.positions(session, engagement)[-1]
+    business = sla.business_calendar(engagement.calendar, engagement.timezone)
+    burn = budget.burn(session, engagement, business, today, overall.left)
     ticket_sla = TicketSla.of(engagement)
     chats = session.execute(
         select(func.count())
@@ -78,6 +84,8 @@ def overview(session: Session, engagement: Engagement) -> Overview:
         budget_minutes=dict(engagement.budget), hours_per_day=engagement.hours_per_day,
         client_people=int(parties.get("client", 0)), vendor_people=int(parties.get("vendor", 0)),
         chats=int(chats), open_tickets=open_by_severity(tickets),
+        budget_used=overall.used, budget_contracted=overall.contracted,
+        runs_out=burn.runs_out if burn.runs_out and burn.runs_out <= engagement.end_date else None,
         breached_tickets=tuple(t.ref for t in tickets if ticket_sla.breached(t, clock.now())),
     )  # fmt: skip
 
@@ -109,7 +117,7 @@ def render(view: Overview, locale: str) -> str:
     days_total = (view.end - view.start).days + 1
     day = min(max((view.today - view.start).days + 1, 0), days_total)
     phase = tr(locale, _PHASES[view.phase][0], _PHASES[view.phase][1])
-    budget = sum(view.budget_minutes.values())
+    contracted = sum(view.budget_minutes.values())
     levels = [
         f"{LEVELS[key].name(locale)} {format_person_days(minutes, view.hours_per_day)}"
         for key, minutes in view.budget_minutes.items()
@@ -124,7 +132,12 @@ def render(view: Overview, locale: str) -> str:
         tr(locale, "阶段：{p}（启动清单 {a}/{b}）", "Phase: {p} (onboarding checklist {a}/{b})",
            p=phase, a=view.checklist_done, b=view.checklist_total),
         tr(locale, "合同人天：{n}（{l}）", "Contracted person-days: {n} ({l})",
-           n=format_person_days(budget, view.hours_per_day), l=join(locale, levels) or "—"),
+           n=format_person_days(contracted, view.hours_per_day), l=join(locale, levels) or "—"),
+        tr(locale, "人天消耗：已用 {u} / {c}（{p}）{r}", "Person-days: {u} of {c} used ({p}){r}",
+           u=format_person_days(view.budget_used, view.hours_per_day),
+           c=format_person_days(view.budget_contracted, view.hours_per_day),
+           p=budget.percent(budget.Position("total", view.budget_contracted, view.budget_used)),
+           r=tr(locale, "，预计 {d} 用完", ", runs out {d}", d=view.runs_out) if view.runs_out else ""),
         tr(locale, "服务范围：{s}", "Services in scope: {s}", s=join(locale, services) or "—"),
         tr(locale, "人员：甲方 {c} 人，厂商 {v} 人；绑定群 {g} 个",
            "People: {c} client, {v} vendor; {g} bound chat(s)",

@@ -39,6 +39,7 @@ class Engagement(SQLModel, table=True):
     budget: dict[str, int] = _json()  # level -> contracted minutes
     sla: dict[str, Any] = _json()
     calendar: dict[str, Any] = _json()
+    rules: dict[str, Any] = _json()  # work-log rules: backdate_days, log_reminder, budget_alerts
     spec_hash: str = ""
     created_at: datetime = _when()
     updated_at: datetime = _when()
@@ -232,3 +233,51 @@ class TicketEvent(SQLModel, table=True):
     actor: str
     kind: str
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class WorkLog(SQLModel, table=True):
+    """A person's logged work (报工): integer minutes on a date, against one written target.
+
+    Corrections are new rows (`kind` "adjustment", minutes may be negative), never edits; an
+    entry undone within minutes is voided, not deleted.
+    """
+
+    __tablename__ = "worklog"
+    __table_args__ = (
+        Index("ix_worklog_day", "engagement_id", "work_date"),
+        Index("ix_worklog_person_day", "engagement_id", "person_id", "work_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    person_id: int = Field(foreign_key="person.id")
+    level: str  # the person's resource level when the work was done
+    work_date: date
+    minutes: int
+    target_kind: str  # ticket | task | cr | service
+    target_ref: str  # T-7, K-3, CR-2, or the service key
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    overtime: bool = False
+    kind: str = "entry"  # entry | adjustment
+    created_by_id: int = Field(foreign_key="person.id")
+    created_at: datetime = _when()
+    voided_at: datetime | None = _when(nullable=True)
+
+
+class Period(SQLModel, table=True):
+    """A month's two-party close (人天结算): the PM closes, the client approver confirms."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    month: str  # YYYY-MM
+    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    closed_at: datetime | None = _when(nullable=True)
+    confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    confirmed_at: datetime | None = _when(nullable=True)
+    content_hash: str = ""
+
+    @property
+    def locked(self) -> bool:
+        return self.confirmed_at is not None

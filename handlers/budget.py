@@ -1,0 +1,153 @@
+"""Person-day budgets by resource level: contracted, used, left, burn rate, run-out date,
+and the 80% / 100% alerts. Quantities are integer minutes; rates are exact fractions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from fractions import Fraction
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot import notify
+from bot.durations import format_person_days
+from bot.i18n import tr
+from handlers.catalog import LEVELS
+from handlers.workcalendar import BusinessCalendar
+from storage.models import Engagement, WorkLog
+
+BURN_WINDOW_DAYS = 10
+TOTAL = "total"
+# What adds to the SOW's budget (effective change requests register here): (session,
+# engagement) -> extra minutes by level.
+CONTRACT_EXTRAS: list[Callable[[Session, Engagement], dict[str, int]]] = []
+
+
+@dataclass(frozen=True)
+class Position:
+    """One level's (or the total's) budget position."""
+
+    level: str
+    contracted: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return self.contracted - self.used
+
+    @property
+    def share(self) -> Fraction | None:
+        return Fraction(self.used, self.contracted) if self.contracted else None
+
+
+def contracted(session: Session, engagement: Engagement) -> dict[str, int]:
+    """The SOW's minutes by level plus everything registered in `CONTRACT_EXTRAS`."""
+    total = {level: int(engagement.budget.get(level, 0)) for level in LEVELS}
+    for extra in CONTRACT_EXTRAS:
+        for level, minutes in extra(session, engagement).items():
+            total[level] = total.get(level, 0) + minutes
+    return total
+
+
+def used(
+    session: Session, engagement_id: int, since: date | None = None, until: date | None = None
+) -> dict[str, int]:
+    """Minutes logged by level (voided entries excluded), optionally between two dates."""
+    query = select(WorkLog.level, func.sum(WorkLog.minutes)).where(
+        WorkLog.engagement_id == engagement_id,
+        WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
+    )
+    if since is not None:
+        query = query.where(WorkLog.work_date >= since)  # type: ignore[operator]
+    if until is not None:
+        query = query.where(WorkLog.work_date <= until)  # type: ignore[operator]
+    rows = session.execute(query.group_by(WorkLog.level)).all()  # type: ignore[arg-type]
+    return {str(level): int(minutes or 0) for level, minutes in rows}
+
+
+def positions(session: Session, engagement: Engagement) -> list[Position]:
+    """Each level with a budget or use, then the total."""
+    budget, spent = contracted(session, engagement), used(session, engagement.id or 0)
+    levels = [Position(level, budget.get(level, 0), spent.get(level, 0)) for level in LEVELS
+              if budget.get(level, 0) or spent.get(level, 0)]  # fmt: skip
+    total = Position(TOTAL, sum(budget.values()), sum(spent.values()))
+    return [*levels, total]
+
+
+def working_days_back(business: BusinessCalendar, today: date, count: int) -> date:
+    """The `count`-th working day before `today` (today itself when count is 0)."""
+    day = today
+    for _ in range(count):
+        day = day.fromordinal(day.toordinal() - 1)
+        while not business.is_working_day(day):
+            day = day.fromordinal(day.toordinal() - 1)
+    return day
+
+
+@dataclass(frozen=True)
+class Burn:
+    """Minutes used per working day over the window, and when the budget runs out at that rate."""
+
+    per_day: Fraction
+    runs_out: date | None
+
+
+def burn(session: Session, engagement: Engagement, business: BusinessCalendar, today: date,
+         left: int) -> Burn:  # fmt: skip
+    """The burn rate over the last 10 working days (today included when it is one)."""
+    back = BURN_WINDOW_DAYS - 1 if business.is_working_day(today) else BURN_WINDOW_DAYS
+    start = working_days_back(business, today, back)
+    spent = sum(used(session, engagement.id or 0, since=start, until=today).values())
+    per_day = Fraction(spent, BURN_WINDOW_DAYS)
+    if per_day <= 0 or left <= 0:
+        return Burn(per_day, today if left <= 0 else None)
+    return Burn(per_day, business.add_working_days(today, math.ceil(Fraction(left) / per_day)))
+
+
+def alert_crossings(session: Session, engagement: Engagement, now: datetime, locale: str) -> None:
+    """Tell the PM and the customer manager, once per level and share, when use reaches a share
+    of a budget (default 80% and 100%) — of each level and of the total."""
+    shares = [Fraction(str(s)) for s in (engagement.rules or {}).get("budget_alerts", ["0.8", "1"])]
+    people = notify.people_with_roles(
+        session, engagement.id or 0, {"vendor_pm", "customer_manager"}
+    )
+    for position in positions(session, engagement):
+        if not position.contracted:
+            continue
+        for share in shares:
+            if position.used * share.denominator < position.contracted * share.numerator:
+                continue
+            text = _alert_text(engagement, position, share, locale)
+            key = f"budget:{engagement.code}:{position.level}:{share}"
+            for person in people:
+                notify.to_person(session, engagement, person, now=now, kind="budget.alert",
+                                 ref=position.level, text=text, dedupe_key=key)  # fmt: skip
+
+
+def level_name(level: str, locale: str) -> str:
+    return tr(locale, "合计", "total") if level == TOTAL else LEVELS[level].name(locale)
+
+
+def _alert_text(engagement: Engagement, position: Position, share: Fraction, locale: str) -> str:
+    days = engagement.hours_per_day
+    return tr(locale, "💰 {c} {l}预算已用 {p}%：{u} / {t} 人天，剩 {r} 人天。",
+              "💰 {c}: {l} budget {p}% used: {u} of {t} person-days, {r} left.",
+              c=engagement.code, l=level_name(position.level, locale), p=_percent(share),
+              u=format_person_days(position.used, days), t=format_person_days(position.contracted, days),
+              r=format_person_days(position.left, days))  # fmt: skip
+
+
+def _percent(share: Fraction) -> str:
+    tenths = round(share * 1000)
+    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
+
+
+def percent(position: Position) -> str:
+    """Share used with one decimal, from exact integers."""
+    if position.share is None:
+        return "—"
+    tenths = round(position.share * 1000)
+    return f"{tenths // 10}.{tenths % 10}%"
