@@ -43,6 +43,7 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
             "backdate_days": spec.backdate_days,
             "log_reminder": f"{spec.log_reminder:%H:%M}",
             "budget_alerts": [str(share) for share in spec.budget_alerts],
+            "blocker_escalation_hours": list(spec.blocker_escalation_hours),
         },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),

@@ -29,7 +29,7 @@ _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "cha
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
      "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters",
-     "backdate_days", "log_reminder", "budget_alerts"}
+     "backdate_days", "log_reminder", "budget_alerts", "blocker_escalation_hours"}
 )  # fmt: skip
 _SLA_KEYS = frozenset(
     {"warning_at", "escalate_at", "escalation_roles", "auto_close_days", *catalog.SEVERITIES}
@@ -120,6 +120,9 @@ class EngagementSpec:
     backdate_days: int = 3  # work may be logged this many working days back
     log_reminder: time = time(18, 30)  # engineers with no entry that day are reminded then
     budget_alerts: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1"))  # shares of a budget
+    # Working hours after which an open blocker goes to the client approver and the customer
+    # manager (first), then to the vendor's director (second).
+    blocker_escalation_hours: tuple[int, int] = (24, 72)
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -241,6 +244,13 @@ def _work_rules(t: Node) -> dict[str, Any]:
             if not 0 < share <= 2:
                 items.add(shares.index(share), f"{share} is out of range (0 < share <= 2, e.g. 0.8)")
         rules["budget_alerts"] = tuple(shares)
+    if t.get("blocker_escalation_hours") is not None:
+        items = t.sequence("blocker_escalation_hours")
+        hours = [items.whole(i, 1, 10000, 24) for i in items.data]
+        if len(hours) != 2 or hours[0] >= hours[1]:
+            t.add("blocker_escalation_hours", "must be two increasing numbers of working hours, e.g. [24, 72]")
+        else:
+            rules["blocker_escalation_hours"] = (hours[0], hours[1])
     return rules
 
 

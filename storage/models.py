@@ -281,3 +281,174 @@ class Period(SQLModel, table=True):
     @property
     def locked(self) -> bool:
         return self.confirmed_at is not None
+
+
+class Task(SQLModel, table=True):
+    """A task of the requirement breakdown (K-n): priority, estimate by level, plan date.
+
+    Part of the scope baseline once both parties sign (`baseline_version`), or added later
+    under an effective change request (`change_request_id`).
+    """
+
+    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    number: int
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    level: str
+    estimate_minutes: int
+    priority: str = "medium"  # high | medium | low
+    plan_date: date | None = None
+    plan_version: int = 1
+    status: str = "open"  # open | done
+    baseline_version: int | None = None
+    change_request_id: int | None = Field(default=None, foreign_key="changerequest.id")
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    created_by_id: int = Field(foreign_key="person.id")
+    created_at: datetime = _when()
+    done_at: datetime | None = _when(nullable=True)
+    overdue_warned_for: date | None = None  # the plan date a plan.overdue was sent for
+
+    @property
+    def ref(self) -> str:
+        return f"K-{self.number}"
+
+
+class PlanChange(SQLModel, table=True):
+    """A task's plan history: each delay notice is a new plan version with its cause."""
+
+    __tablename__ = "plan_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    version: int
+    old_date: date | None = None
+    new_date: date
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    person_id: int = Field(foreign_key="person.id")
+    at: datetime = _when()
+
+
+class Baseline(SQLModel, table=True):
+    """A signed scope baseline: the task list as both parties signed it."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    version: int
+    snapshot: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the tasks
+    content_hash: str
+    created_at: datetime = _when()
+
+
+class Signature(SQLModel, table=True):
+    """One party's signature on a subject (`scope`, `CR-2`, `D-4`) as it stood (`content_hash`).
+
+    A signature whose subject changed afterwards is voided, never deleted.
+    """
+
+    __table_args__ = (Index("ix_signature_subject", "engagement_id", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    subject: str
+    person_id: int = Field(foreign_key="person.id")
+    party: str
+    content_hash: str
+    at: datetime = _when()
+    voided_at: datetime | None = _when(nullable=True)
+
+
+class ChangeRequest(SQLModel, table=True):
+    """A change request (变更单, CR-n): new scope -> estimate by level -> both sign -> effective."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    number: int
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = "filed"  # filed | estimated | effective | rejected
+    estimate: dict[str, int] = _json()  # level -> extra minutes
+    impact: str = ""  # e.g. the plan impact "+5d"
+    estimate_version: int = 0
+    filed_by_id: int = Field(foreign_key="person.id")
+    filed_at: datetime = _when()
+    channel: str = ""
+    chat_id: str = ""
+    message_id: str = ""
+    effective_at: datetime | None = _when(nullable=True)
+    rejected_at: datetime | None = _when(nullable=True)
+    rejected_by_id: int | None = Field(default=None, foreign_key="person.id")
+    rejected_reason: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"CR-{self.number}"
+
+
+class Blocker(SQLModel, table=True):
+    """A blocker (阻塞问题, B-n) such as environment access waiting on the client."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    number: int
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    opened_by: str
+    opened_at: datetime = _when()
+    cleared_at: datetime | None = _when(nullable=True)
+    cleared_by: str = ""
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    escalations: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_check_at: datetime | None = _when(nullable=True, index=True)
+    channel: str = ""
+    chat_id: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"B-{self.number}"
+
+
+class Deliverable(SQLModel, table=True):
+    """A deliverable (交付物, D-n) submitted for a task or change request, and its acceptance."""
+
+    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id")
+    number: int
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(default="", sa_column=Column(Text, nullable=False))
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    change_request_id: int | None = Field(default=None, foreign_key="changerequest.id")
+    status: str = "submitted"  # submitted | accepted | rejected
+    submitted_by_id: int = Field(foreign_key="person.id")
+    submitted_at: datetime = _when()
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = _when(nullable=True)
+    reason: str = ""
+    content_hash: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"D-{self.number}"
+
+
+class Training(SQLModel, table=True):
+    """Knowledge transfer (培训): a session held, who attended, where the manual is."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    held_on: date
+    attendees: str = ""
+    manual: str = ""
+    recorded_by_id: int = Field(foreign_key="person.id")
+    recorded_at: datetime = _when()
