@@ -84,6 +84,8 @@ def parse_minutes(text: str, hours_per_day: int) -> int | None:
 
 def format_person_days(minutes: int, hours_per_day: int) -> str:
     """Person-days with at most three decimals, trailing zeros dropped (`1.5`, `0.125`)."""
+    if minutes < 0:
+        return "-" + format_person_days(-minutes, hours_per_day)
     days = Fraction(minutes, hours_per_day * 60)
     whole, rest = divmod(days.numerator, days.denominator)
     thousandths = round(Fraction(rest * 1000, days.denominator))

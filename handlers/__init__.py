@@ -12,10 +12,13 @@ from bot.scheduler import Job
 def _modules() -> list[ModuleType]:
     from handlers import (
         binding,
+        change_requests,
         checklist,
         help,
         housekeeping,
         periods,
+        plan,
+        scope,
         sla_sweep,
         status,
         ticket_flow,
@@ -25,8 +28,8 @@ def _modules() -> list[ModuleType]:
     )
 
     return [
-        help, status, tickets, ticket_flow, worklog, timesheet, periods, checklist, binding,
-        sla_sweep, housekeeping,
+        help, status, tickets, ticket_flow, worklog, timesheet, scope, plan, change_requests,
+        periods, checklist, binding, sla_sweep, housekeeping,
     ]  # fmt: skip
 
 

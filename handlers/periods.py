@@ -38,7 +38,12 @@ def _month(ctx: Context, cmd: Parsed, default_previous: bool = False) -> str:
     today = clock.local(ctx.now, ctx.eng.timezone).date()
     if word is None:
         if not default_previous:
-            raise UsageError(ctx.tr("请写明月份，例如 /结算 关闭 2026-11", "Name the month, e.g. /period close 2026-11"))
+            raise UsageError(
+                ctx.tr(
+                    "请写明月份，例如 /结算 关闭 2026-11",
+                    "Name the month, e.g. /period close 2026-11",
+                )
+            )
         first = today.replace(day=1)
         return f"{first.fromordinal(first.toordinal() - 1):%Y-%m}"
     try:
@@ -66,7 +71,10 @@ def show(ctx: Context, cmd: Parsed) -> None:
 
 def _state(ctx: Context, period: Period | None) -> str:
     if period is None or period.closed_at is None:
-        return ctx.tr("状态：未结算（项目经理 /结算 关闭 月份）", "State: open (the PM closes it with /period close MONTH)")
+        return ctx.tr(
+            "状态：未结算（项目经理 /结算 关闭 月份）",
+            "State: open (the PM closes it with /period close MONTH)",
+        )
     closer = ctx.session.get(Person, period.closed_by_id)
     if period.confirmed_at is None:
         return ctx.tr("状态：{n} 已于 {t} 关闭，待甲方确认（/结算 确认 月份）",
@@ -85,7 +93,9 @@ def close(ctx: Context, cmd: Parsed) -> None:
     if clock.local(ctx.now, ctx.eng.timezone).date() <= last:
         raise InvalidState(ctx.tr("{m} 还没结束（到 {d}），结束后才能结算。", "{m} has not ended yet (it runs to {d}).",
                                   m=month, d=last))  # fmt: skip
-    period = find(ctx.session, ctx.eng.id or 0, month) or Period(engagement_id=ctx.eng.id or 0, month=month)
+    period = find(ctx.session, ctx.eng.id or 0, month) or Period(
+        engagement_id=ctx.eng.id or 0, month=month
+    )
     if period.closed_at is not None:
         raise InvalidState(_state(ctx, period))
     built, summary = _summary(ctx, month)
@@ -104,7 +114,13 @@ def confirm(ctx: Context, cmd: Parsed) -> None:
     month = _month(ctx, cmd)
     period = find(ctx.session, ctx.eng.id or 0, month)
     if period is None or period.closed_at is None:
-        raise InvalidState(ctx.tr("{m} 还没有由项目经理关闭，不能确认。", "{m} has not been closed by the PM yet.", m=month))
+        raise InvalidState(
+            ctx.tr(
+                "{m} 还没有由项目经理关闭，不能确认。",
+                "{m} has not been closed by the PM yet.",
+                m=month,
+            )
+        )
     if period.confirmed_at is not None:
         raise InvalidState(_state(ctx, period))
     built, summary = _summary(ctx, month)
@@ -115,21 +131,30 @@ def confirm(ctx: Context, cmd: Parsed) -> None:
     text = ctx.tr("🔏 {s}\n双方已签署，{m} 已锁定。内容摘要 {h}", "🔏 {s}\nSigned by both parties; {m} is locked. Content hash {h}",
                   s=summary, m=month, h=built.content_hash[:16])  # fmt: skip
     ctx.reply(text, "period.confirmed", month)
-    ctx.notify_roles({"vendor_pm", "customer_manager"}, f"{ctx.eng.code} {text}", "period.confirmed", month)
+    ctx.notify_roles(
+        {"vendor_pm", "customer_manager"}, f"{ctx.eng.code} {text}", "period.confirmed", month
+    )
 
 
 def reopen(ctx: Context, cmd: Parsed) -> None:
     month = _month(ctx, cmd)
     period = find(ctx.session, ctx.eng.id or 0, month)
     if period is None or period.closed_at is None:
-        raise InvalidState(ctx.tr("{m} 没有关闭，无需重开。", "{m} is not closed; nothing to reopen.", m=month))
+        raise InvalidState(
+            ctx.tr("{m} 没有关闭，无需重开。", "{m} is not closed; nothing to reopen.", m=month)
+        )
     if period.confirmed_at is not None:
         raise InvalidState(ctx.tr("{m} 已由双方签署锁定，不能重开；更正请用调整记录（/报工 调整）。",
                                   "{m} is signed by both parties and locked; corrections are adjustments "
                                   "(/log adjust).", m=month))  # fmt: skip
     assert ctx.actor is not None
     if not SIGNERS.intersection(ctx.actor.roles):
-        raise PermissionDenied(ctx.tr("只有项目经理或甲方审批人可以重开。", "Only the PM or the client approver may reopen."))
+        raise PermissionDenied(
+            ctx.tr(
+                "只有项目经理或甲方审批人可以重开。",
+                "Only the PM or the client approver may reopen.",
+            )
+        )
     reason = cmd.arg("reason") or ""
     period.closed_by_id = period.closed_at = None
     ctx.session.add(period)

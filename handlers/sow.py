@@ -242,13 +242,18 @@ def _work_rules(t: Node) -> dict[str, Any]:
         shares = sorted({share for i in items.data if (share := items.number(i)) is not None})
         for share in shares:
             if not 0 < share <= 2:
-                items.add(shares.index(share), f"{share} is out of range (0 < share <= 2, e.g. 0.8)")
+                items.add(
+                    shares.index(share), f"{share} is out of range (0 < share <= 2, e.g. 0.8)"
+                )
         rules["budget_alerts"] = tuple(shares)
     if t.get("blocker_escalation_hours") is not None:
         items = t.sequence("blocker_escalation_hours")
         hours = [items.whole(i, 1, 10000, 24) for i in items.data]
         if len(hours) != 2 or hours[0] >= hours[1]:
-            t.add("blocker_escalation_hours", "must be two increasing numbers of working hours, e.g. [24, 72]")
+            t.add(
+                "blocker_escalation_hours",
+                "must be two increasing numbers of working hours, e.g. [24, 72]",
+            )
         else:
             rules["blocker_escalation_hours"] = (hours[0], hours[1])
     return rules

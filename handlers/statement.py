@@ -123,7 +123,12 @@ def month_bounds(month: str) -> tuple[date, date]:
 def build(session: Session, engagement: Engagement, month: str) -> Statement:
     first, last = month_bounds(month)
     business = sla.business_calendar(engagement.calendar, engagement.timezone)
-    people = {p.id: p for p in session.execute(select(Person).where(Person.engagement_id == engagement.id)).scalars()}
+    people = {
+        p.id: p
+        for p in session.execute(
+            select(Person).where(Person.engagement_id == engagement.id)
+        ).scalars()
+    }
     logs = list(session.execute(
         select(WorkLog).where(
             WorkLog.engagement_id == engagement.id, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]

@@ -46,7 +46,9 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     everyone = bool(SEE_ALL & ctx.actor.roles)
     who = person_for(ctx, cmd.arg("who")) if cmd.arg("who") else (None if everyone else ctx.person)
     if who is not None and who.id != ctx.person.id and not everyone:
-        raise PermissionDenied(ctx.tr("工程师只能查看自己的工时。", "Engineers see their own timesheet only."))
+        raise PermissionDenied(
+            ctx.tr("工程师只能查看自己的工时。", "Engineers see their own timesheet only.")
+        )
     query = select(WorkLog).where(
         WorkLog.engagement_id == ctx.eng.id, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
         WorkLog.work_date >= first, WorkLog.work_date <= last,  # type: ignore[operator]
@@ -58,7 +60,12 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     if not logs:
         ctx.reply(f"{head}\n" + ctx.tr("没有记录。", "Nothing logged."), "timesheet")
         return
-    people = {p.id: p for p in ctx.session.execute(select(Person).where(Person.engagement_id == ctx.eng.id)).scalars()}
+    people = {
+        p.id: p
+        for p in ctx.session.execute(
+            select(Person).where(Person.engagement_id == ctx.eng.id)
+        ).scalars()
+    }
     by_person: dict[int, dict[date, int]] = {}
     for log in logs:
         days = by_person.setdefault(log.person_id, {})
@@ -70,9 +77,20 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
         lines.append(ctx.tr("{n}（{l}）合计 {t} 人天", "{n} ({l}): {t} person-days", n=person.name, l=level,
                             t=pd(ctx, sum(days.values()))))  # fmt: skip
         names = _WEEKDAYS_EN if ctx.locale == "en" else _WEEKDAYS
-        lines.append("  " + " · ".join(f"{d:%m-%d} {names[d.weekday()]} {pd(ctx, m)}" for d, m in sorted(days.items())))
+        lines.append(
+            "  "
+            + " · ".join(
+                f"{d:%m-%d} {names[d.weekday()]} {pd(ctx, m)}" for d, m in sorted(days.items())
+            )
+        )
     if who is None:
-        lines.append(ctx.tr("全部合计 {t} 人天", "All together: {t} person-days", t=pd(ctx, sum(log.minutes for log in logs))))
+        lines.append(
+            ctx.tr(
+                "全部合计 {t} 人天",
+                "All together: {t} person-days",
+                t=pd(ctx, sum(log.minutes for log in logs)),
+            )
+        )
     ctx.reply("\n".join(lines), "timesheet")
 
 
@@ -99,7 +117,9 @@ def budget_lines(ctx: Context) -> list[str]:
 
 
 def show_budget(ctx: Context, cmd: Parsed) -> None:
-    head = ctx.tr("人天预算（SOW + 已生效变更）", "Person-day budget (SOW + effective change requests)")
+    head = ctx.tr(
+        "人天预算（SOW + 已生效变更）", "Person-day budget (SOW + effective change requests)"
+    )
     ctx.reply("\n".join([head, *budget_lines(ctx)]), "budget")
 
 

@@ -25,7 +25,16 @@ from storage.models import Engagement, Person, WorkLog
 
 UNDO_WINDOW = timedelta(minutes=10)
 LOGGERS = frozenset({"engineer", "vendor_pm"})
-YES = {"yes": True, "y": True, "true": True, "是": True, "加班": True, "no": False, "否": False, "false": False}
+YES = {
+    "yes": True,
+    "y": True,
+    "true": True,
+    "是": True,
+    "加班": True,
+    "no": False,
+    "否": False,
+    "false": False,
+}
 
 
 def today(ctx: Context) -> date:
@@ -55,7 +64,12 @@ def _worker(ctx: Context, cmd: Parsed) -> Person:
     if mention is None:
         worker = ctx.person
     elif "vendor_pm" not in ctx.actor.roles:
-        raise PermissionDenied(ctx.tr("只有项目经理可以替别人报工（for=@某人）。", "Only the PM may log for someone else (for=@person)."))
+        raise PermissionDenied(
+            ctx.tr(
+                "只有项目经理可以替别人报工（for=@某人）。",
+                "Only the PM may log for someone else (for=@person).",
+            )
+        )
     else:
         worker = person_for(ctx, mention)
     if worker.level not in LEVELS:
@@ -85,7 +99,9 @@ def _work_date(ctx: Context, wanted: date | None, *, backdate_limit: bool) -> da
     now_day = today(ctx)
     day = wanted or now_day
     if day > now_day:
-        raise InvalidState(ctx.tr("不能为将来的日期（{d}）报工。", "No logging for a future date ({d}).", d=day))
+        raise InvalidState(
+            ctx.tr("不能为将来的日期（{d}）报工。", "No logging for a future date ({d}).", d=day)
+        )
     if not ctx.eng.start_date <= day <= ctx.eng.end_date:
         raise InvalidState(ctx.tr("{d} 不在项目周期内（{s} → {e}）。", "{d} is outside the engagement ({s} → {e}).",
                                   d=day, s=ctx.eng.start_date, e=ctx.eng.end_date))  # fmt: skip
@@ -155,7 +171,13 @@ def undo(ctx: Context, cmd: Parsed) -> None:
                                   "Only your last entry of the last 10 minutes can be undone; later corrections "
                                   "are adjustments by the PM (/log adjust)."))  # fmt: skip
     if periods.is_closed(ctx.session, ctx.eng.id or 0, entry.work_date):
-        raise InvalidState(ctx.tr("{m} 已结算关闭，不能撤销。", "{m} is closed; the entry stays.", m=f"{entry.work_date:%Y-%m}"))
+        raise InvalidState(
+            ctx.tr(
+                "{m} 已结算关闭，不能撤销。",
+                "{m} is closed; the entry stays.",
+                m=f"{entry.work_date:%Y-%m}",
+            )
+        )
     entry.voided_at = ctx.now
     ctx.session.add(entry)
     ctx.audit("worklog.undone", entry.target_ref, entry=entry.id, minutes=entry.minutes)
@@ -166,12 +188,20 @@ def undo(ctx: Context, cmd: Parsed) -> None:
 def adjust(ctx: Context, cmd: Parsed) -> None:
     worker = person_for(ctx, cmd.arg("who"))
     if worker.level not in LEVELS:
-        raise InvalidState(ctx.tr("{n} 没有资源级别。", "{n} has no resource level.", n=worker.name))
+        raise InvalidState(
+            ctx.tr("{n} 没有资源级别。", "{n} has no resource level.", n=worker.name)
+        )
     raw: str = cmd.arg("delta")
     sign = -1 if raw[:1] in ("-", "－", "−") else 1
     duration = parse_duration(raw.lstrip("+-－−＋"))
     if duration is None:
-        raise UsageError(ctx.tr("“{r}”不是时长，例如 -2h、+0.5d。", "'{r}' is not a duration, e.g. -2h or +0.5d.", r=raw))
+        raise UsageError(
+            ctx.tr(
+                "“{r}”不是时长，例如 -2h、+0.5d。",
+                "'{r}' is not a duration, e.g. -2h or +0.5d.",
+                r=raw,
+            )
+        )
     minutes = sign * _minutes(ctx, duration)
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=False)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
@@ -224,7 +254,9 @@ def _remind_engagement(session: Session, engagement: Engagement, day: date, now:
                          dedupe_key=f"worklog:{engagement.code}:reminder:{day}")  # fmt: skip
 
 
-_TARGET = Arg("target", "ref", ("T-n|K-n|CR-n", "T-n|K-n|CR-n"), required=False, prefixes=("T", "K", "CR"))
+_TARGET = Arg(
+    "target", "ref", ("T-n|K-n|CR-n", "T-n|K-n|CR-n"), required=False, prefixes=("T", "K", "CR")
+)
 _SVC = Option("svc", "word", ("服务", "SERVICE"), aliases=("服务",))
 _DATE = Option("date", "date", ("日期", "YYYY-MM-DD"), aliases=("日期",))
 

@@ -67,7 +67,9 @@ def resolve(ctx: Context, ref: Ref | None, service: str | None) -> WorkTarget:
 
 def _service(ctx: Context, word: str) -> WorkTarget:
     wanted = normalise(word)
-    key = next((k for k, t in SERVICES.items() if wanted in (k, normalise(t.zh), normalise(t.en))), None)
+    key = next(
+        (k for k, t in SERVICES.items() if wanted in (k, normalise(t.zh), normalise(t.en))), None
+    )
     in_scope = ", ".join(ctx.eng.services)
     if key is None:
         raise UsageError(ctx.tr("没有服务“{w}”。本项目范围内：{s}", "No service '{w}'. In scope: {s}",

@@ -55,6 +55,7 @@ def test_format_person_days() -> None:
     assert format_person_days(60, 8) == "0.125"
     assert format_person_days(20, 8) == "0.042"
     assert format_person_days(98400, 8) == "205"
+    assert format_person_days(-90, 8) == "-0.188" and format_person_days(-480, 8) == "-1"
 
 
 def test_format_minutes() -> None:

@@ -1,0 +1,102 @@
+"""/delay (/延期): early warning of a delay — the cause, the new plan date, the plan's history —
+and the job that tells the PM about tasks past their plan date with no notice."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot import clock, notify
+from bot.commands import Arg, Command, Parsed
+from bot.context import Context
+from bot.errors import InvalidState, PermissionDenied
+from bot.i18n import tr
+from bot.scheduler import Job, JobContext
+from handlers.scope import find_task
+from storage.db import transaction
+from storage.models import Engagement, PlanChange, Task
+
+
+def delay(ctx: Context, cmd: Parsed) -> None:
+    task = find_task(ctx, cmd.arg("task"))
+    assert ctx.actor is not None
+    if "vendor_pm" not in ctx.actor.roles and task.assignee_id not in (None, ctx.person.id):
+        raise PermissionDenied(ctx.tr("只有项目经理或 {r} 的负责工程师可以发延期通知。",
+                                      "Only the PM or {r}'s engineer may give delay notice.", r=task.ref))  # fmt: skip
+    if task.status == "done":
+        raise InvalidState(ctx.tr("{r} 已完成。", "{r} is already done.", r=task.ref))
+    new_date: date = cmd.arg("date")
+    if new_date < clock.local(ctx.now, ctx.eng.timezone).date():
+        raise InvalidState(
+            ctx.tr(
+                "新的计划日期 {d} 已经过去。", "The new plan date {d} is in the past.", d=new_date
+            )
+        )
+    reason = cmd.arg("reason").strip()
+    old = task.plan_date
+    task.plan_version += 1
+    task.plan_date, task.overdue_warned_for = new_date, None
+    ctx.session.add(task)
+    ctx.session.add(PlanChange(task_id=task.id or 0, version=task.plan_version, old_date=old, new_date=new_date,
+                               reason=reason, person_id=ctx.person.id or 0, at=ctx.now))  # fmt: skip
+    ctx.audit(
+        "plan.delay",
+        task.ref,
+        old=str(old),
+        new=str(new_date),
+        reason=reason,
+        version=task.plan_version,
+    )
+    text = ctx.tr("⚠️ 延期预警 {r} {t}：计划 {a} → {b}（计划 v{v}）。原因：{why}",
+                  "⚠️ Delay notice {r} {t}: plan {a} → {b} (plan v{v}). Cause: {why}", r=task.ref,
+                  t=task.title, a=old or "—", b=new_date, v=task.plan_version, why=reason)  # fmt: skip
+    ctx.reply(text, "plan.delay", task.ref)
+    ctx.notify_roles(
+        {"client_approver", "customer_manager"}, f"{ctx.eng.code} {text}", "plan.delay", task.ref
+    )
+
+
+def overdue(job: JobContext) -> None:
+    """Tell the PM, once per task and plan date, about tasks past their plan with no notice."""
+    with transaction(job.engine) as session:
+        for engagement in session.execute(select(Engagement)).scalars():
+            today = clock.local(job.now, engagement.timezone).date()
+            late = session.execute(
+                select(Task).where(Task.engagement_id == engagement.id, Task.status == "open",
+                                   Task.plan_date < today)  # type: ignore[operator]
+            ).scalars()  # fmt: skip
+            for task in late:
+                if task.overdue_warned_for == task.plan_date:
+                    continue
+                _warn_overdue(session, engagement, task, job)
+
+
+def _warn_overdue(session: Session, engagement: Engagement, task: Task, job: JobContext) -> None:
+    text = tr(engagement.locale, "⏳ {c} {r} {t} 已过计划日期 {d}，且没有延期通知。请 /延期 {r} 新日期 原因，或 /任务 完成 {r}。",
+              "⏳ {c}: {r} {t} is past its plan date {d} with no delay notice. /delay {r} DATE REASON, or "
+              "/task done {r}.", c=engagement.code, r=task.ref, t=task.title, d=task.plan_date)  # fmt: skip
+    for person in notify.people_with_roles(session, engagement.id or 0, {"vendor_pm"}):
+        notify.to_person(session, engagement, person, now=job.now, kind="plan.overdue", ref=task.ref, text=text,
+                         dedupe_key=f"plan:{engagement.code}:{task.ref}:{task.plan_date}")  # fmt: skip
+    task.overdue_warned_for = task.plan_date
+    session.add(task)
+
+
+_TASK = Arg("task", "ref", ("K-n", "K-n"), prefixes=("K",))
+COMMANDS = [
+    Command("delay", ("延期",), ("延期预警：新计划日期和原因", "delay notice: new plan date and cause"), delay,
+            roles=frozenset({"vendor_pm", "engineer"}),
+            args=(_TASK, Arg("date", "date", ("新日期", "DATE")), Arg("reason", "text", ("原因", "REASON"))),
+            example="/延期 K-1 2026-12-20 甲方接口文档延迟提供", example_en="/delay K-1 2026-12-20 interface docs came late"),
+]  # fmt: skip
+
+JOBS = [
+    Job(
+        "plan.overdue",
+        timedelta(minutes=15),
+        overdue,
+        "warn the PM about tasks past their plan date",
+    )
+]
