@@ -126,6 +126,8 @@ class Context:
 
     def audit(self, action: str, ref: str = "", **data: Any) -> None:
         actor = self.actor.key if self.actor else "system"
+        if self.actor is not None:
+            data.setdefault("party", self.actor.party)
         if self.inbound is not None:
             data.setdefault("via", f"{self.inbound.channel}:{self.inbound.chat_id}")
             data.setdefault("message", self.inbound.message_id or self.inbound.event_id)

@@ -12,8 +12,10 @@ from bot.scheduler import Job
 def _modules() -> list[ModuleType]:
     from handlers import (
         binding,
+        blockers,
         change_requests,
         checklist,
+        delivery,
         help,
         housekeeping,
         periods,
@@ -29,7 +31,7 @@ def _modules() -> list[ModuleType]:
 
     return [
         help, status, tickets, ticket_flow, worklog, timesheet, scope, plan, change_requests,
-        periods, checklist, binding, sla_sweep, housekeeping,
+        blockers, delivery, periods, checklist, binding, sla_sweep, housekeeping,
     ]  # fmt: skip
 
 

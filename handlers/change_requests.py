@@ -23,7 +23,7 @@ from handlers.catalog import LEVELS
 from handlers.scope import LEVEL_WORDS, PARTIES, SIGNERS, _check_signer, person_days
 from storage.audit import canonical
 from storage.counters import next_number
-from storage.models import ChangeRequest, Engagement, Person, Signature
+from storage.models import AuditEntry, ChangeRequest, Engagement, Person, Signature
 
 FILERS = frozenset({"client", "vendor_pm"})
 STATUS = {"filed": ("待评估", "filed"), "estimated": ("待签署", "awaiting signatures"),
@@ -273,6 +273,18 @@ def show_cr(ctx: Context, cr: ChangeRequest) -> None:
         )
     if cr.status == "rejected":
         lines.append(ctx.tr("驳回原因：{r}", "Rejected: {r}", r=cr.rejected_reason))
+    lines.append(ctx.tr("记录：", "History:"))
+    entries = ctx.session.execute(
+        select(AuditEntry).where(AuditEntry.engagement_id == ctx.eng.id, AuditEntry.ref == cr.ref)
+        .order_by(AuditEntry.id)  # type: ignore[arg-type]
+    ).scalars()  # fmt: skip
+    names = {
+        p.key: p.name
+        for p in ctx.session.execute(
+            select(Person).where(Person.engagement_id == ctx.eng.id)
+        ).scalars()
+    }
+    lines += [f"  {ctx.when(e.at)} {names.get(e.actor, e.actor)} {e.action}" for e in entries]
     ctx.reply("\n".join(lines), "cr.show", cr.ref)
 
 

@@ -25,6 +25,7 @@ from storage.counters import next_number
 from storage.models import (
     Baseline,
     ChangeRequest,
+    Engagement,
     Person,
     PlanChange,
     Signature,
@@ -405,3 +406,17 @@ COMMANDS = [
     Command("scope", ("范围",), ("范围基线状态", "the scope baseline and its signatures"), show_scope, roles=PARTIES,
             example="/范围", example_en="/scope"),
 ]  # fmt: skip
+
+
+def status_line(session: Session, engagement: Engagement, locale: str) -> str:
+    """For /status: the scope baseline, or the draft waiting for signatures."""
+    from bot.i18n import tr
+
+    current = baseline(session, engagement.id or 0)
+    rows = tasks(session, engagement.id or 0)
+    done = sum(1 for t in rows if t.status == "done")
+    if current is not None:
+        return tr(locale, "范围：基线 v{v} 已签署；任务 {d}/{n} 完成", "Scope: baseline v{v} signed; {d} of {n} tasks done",
+                  v=current.version, d=done, n=len(rows))  # fmt: skip
+    return tr(locale, "范围：草稿 {n} 个任务，待双方 /范围 签署", "Scope: draft of {n} tasks, to be signed by both (/scope sign)",
+              n=len(rows))  # fmt: skip

@@ -157,8 +157,22 @@ def render(view: Overview, locale: str) -> str:
     return "\n".join(lines)
 
 
+def life_cycle_lines(session: Session, engagement: Engagement, locale: str) -> list[str]:
+    """Scope, change requests awaiting signatures, open blockers, deliverables awaiting acceptance."""
+    from handlers import blockers, change_requests, delivery, scope
+
+    return [
+        scope.status_line(session, engagement, locale),
+        *change_requests.awaiting_signature_lines(session, engagement, locale),
+        *blockers.summary_lines(session, engagement, clock.now(), locale),
+        *delivery.summary_lines(session, engagement, locale),
+    ]
+
+
 def show_status(ctx: Context, cmd: Parsed) -> None:
-    ctx.reply(render(overview(ctx.session, ctx.eng), ctx.locale), "status", ctx.eng.code)
+    text = render(overview(ctx.session, ctx.eng), ctx.locale)
+    lines = life_cycle_lines(ctx.session, ctx.eng, ctx.locale)
+    ctx.reply("\n".join([text, *lines]), "status", ctx.eng.code)
 
 
 COMMANDS = [
