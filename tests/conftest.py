@@ -19,7 +19,7 @@ from bot.runtime import Runtime, build
 from config.settings import DEMO_ENGAGEMENT, Settings
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, english_engagement
 
 PG_URL = os.environ.get("RENTIAN_TEST_PG_URL", "")
 DEFAULT_NOW = "2026-11-25T10:00:00+08:00"  # a Wednesday, a working day
@@ -122,4 +122,12 @@ def demo(runtime: Runtime) -> ConsoleHarness:
     """The demo engagement applied; a console harness in its bound chat `demo-group`."""
     harness = ConsoleHarness(runtime)
     harness.apply(DEMO_ENGAGEMENT)
+    return harness
+
+
+@pytest.fixture
+def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
+    """The English twin of the demo engagement; a console harness in its chat `en-group`."""
+    harness = ConsoleHarness(runtime, chat="en-group")
+    harness.apply(english_engagement(tmp_path))
     return harness

@@ -14,10 +14,21 @@ from bot import clock
 from bot.bus import Outcome, Reply
 from bot.runtime import Runtime
 from bot.scheduler import tick
+from config.settings import DEMO_ENGAGEMENT
 from handlers import engagements
 from handlers.sow import load_engagement_file
 from storage.db import transaction
 from storage.models import OutboxMessage
+
+
+def english_engagement(folder: Path) -> Path:
+    """The demo engagement in English, under another code (EN-2026) and chat (en-group)."""
+    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8")
+    text = text.replace('locale = "zh-CN"', 'locale = "en"').replace('"DEMO-2026"', '"EN-2026"')
+    text = text.replace('id = "demo-group"', 'id = "en-group"')
+    path = folder / "en.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 class ConsoleHarness:

@@ -5,7 +5,6 @@ the summaries /status and reports use; in Chinese and English."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select, update
@@ -20,7 +19,6 @@ from handlers.sla import business_calendar
 from storage.db import transaction
 from storage.models import AuditEntry, Blocker, Engagement, Person, Task
 from tests.harness import ConsoleHarness
-from tests.test_foundation_e2e import english_engagement
 
 FRIDAY = "2026-11-20T16:00:00+08:00"
 VPN = '/阻塞 "环境访问延迟：VPN 未开通"'
@@ -36,13 +34,6 @@ def runtime(runtime: Runtime) -> Runtime:
     runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names)
     runtime.jobs = list({job.name: job for job in [*all_jobs(), *blockers.JOBS]}.values())
     return runtime
-
-
-@pytest.fixture
-def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
-    harness = ConsoleHarness(runtime, chat="en-group")
-    harness.apply(english_engagement(tmp_path))
-    return harness
 
 
 def blocker(harness: ConsoleHarness, number: int = 1) -> Blocker:

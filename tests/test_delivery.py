@@ -29,8 +29,7 @@ from storage.models import (
     Task,
     Training,
 )
-from tests.harness import ConsoleHarness
-from tests.test_foundation_e2e import english_engagement
+from tests.harness import ConsoleHarness, english_engagement
 
 DESIGN = '/交付 K-1 "同步设计文档" https://docs.example/sync'
 

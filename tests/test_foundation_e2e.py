@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.bus import Bus
@@ -16,23 +15,6 @@ from handlers import all_commands
 from storage.db import transaction
 from storage.models import AuditEntry, ChatBinding
 from tests.harness import ConsoleHarness
-
-
-def english_engagement(tmp_path: Path) -> Path:
-    """The demo engagement, in English, under another code and chat."""
-    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8")
-    text = text.replace('locale = "zh-CN"', 'locale = "en"').replace('"DEMO-2026"', '"EN-2026"')
-    text = text.replace('id = "demo-group"', 'id = "en-group"')
-    path = tmp_path / "en.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
-    harness = ConsoleHarness(runtime, chat="en-group")
-    harness.apply(english_engagement(tmp_path))
-    return harness
 
 
 def audit_actions(harness: ConsoleHarness) -> list[tuple[str, str]]:

@@ -12,8 +12,7 @@ from bot.runtime import Runtime
 from config.settings import DEMO_ENGAGEMENT
 from storage.db import transaction
 from storage.models import AuditEntry, Signature, Task
-from tests.harness import ConsoleHarness
-from tests.test_foundation_e2e import english_engagement
+from tests.harness import ConsoleHarness, english_engagement
 
 
 def actions(harness: ConsoleHarness) -> list[str]:

@@ -3,25 +3,14 @@ style clock control: opening, due times, the life cycle and every refusal."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from bot.runtime import Runtime
 from storage.db import transaction
 from storage.models import AuditEntry, Ticket
 from tests.harness import ConsoleHarness
-from tests.test_foundation_e2e import english_engagement
 
 FRIDAY_AFTERNOON = "2026-11-20T16:30:00+08:00"
-
-
-@pytest.fixture
-def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
-    harness = ConsoleHarness(runtime, chat="en-group")
-    harness.apply(english_engagement(tmp_path))
-    return harness
 
 
 @pytest.fixture

@@ -3,25 +3,14 @@ console channel with the clock set, in Chinese and English, with every refusal."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
-from bot.runtime import Runtime
 from storage.db import transaction
 from storage.models import AuditEntry, Engagement, WorkLog
 from tests.harness import ConsoleHarness
-from tests.test_foundation_e2e import english_engagement
 
 WEDNESDAY = "2026-11-25T17:00:00+08:00"
-
-
-@pytest.fixture
-def en(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
-    harness = ConsoleHarness(runtime, chat="en-group")
-    harness.apply(english_engagement(tmp_path))
-    return harness
 
 
 @pytest.fixture
