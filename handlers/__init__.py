@@ -20,6 +20,7 @@ def _modules() -> list[ModuleType]:
         housekeeping,
         periods,
         plan,
+        progress_jobs,
         scope,
         sla_sweep,
         status,
@@ -31,7 +32,7 @@ def _modules() -> list[ModuleType]:
 
     return [
         help, status, tickets, ticket_flow, worklog, timesheet, scope, plan, change_requests,
-        blockers, delivery, periods, checklist, binding, sla_sweep, housekeeping,
+        blockers, delivery, periods, progress_jobs, checklist, binding, sla_sweep, housekeeping,
     ]  # fmt: skip
 
 

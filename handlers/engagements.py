@@ -44,6 +44,8 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
             "log_reminder": f"{spec.log_reminder:%H:%M}",
             "budget_alerts": [str(share) for share in spec.budget_alerts],
             "blocker_escalation_hours": list(spec.blocker_escalation_hours),
+            "sync_time": f"{spec.sync_time:%H:%M}",
+            "digest_time": f"{spec.digest_time:%H:%M}",
         },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),

@@ -29,7 +29,8 @@ _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "cha
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
      "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters",
-     "backdate_days", "log_reminder", "budget_alerts", "blocker_escalation_hours"}
+     "backdate_days", "log_reminder", "budget_alerts", "blocker_escalation_hours",
+     "sync_time", "digest_time"}
 )  # fmt: skip
 _SLA_KEYS = frozenset(
     {"warning_at", "escalate_at", "escalation_roles", "auto_close_days", *catalog.SEVERITIES}
@@ -123,6 +124,8 @@ class EngagementSpec:
     # Working hours after which an open blocker goes to the client approver and the customer
     # manager (first), then to the vendor's director (second).
     blocker_escalation_hours: tuple[int, int] = (24, 72)
+    sync_time: time = time(17, 30)  # the daily progress sync, on working days
+    digest_time: time = time(9, 0)  # the customer manager's morning digest
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -231,12 +234,16 @@ def _work_units(t: Node, hours_per_day: int) -> dict[str, int]:
 
 def _work_rules(t: Node) -> dict[str, Any]:
     rules: dict[str, Any] = {"backdate_days": t.whole("backdate_days", 0, 31, 3)}
-    reminder = t.get("log_reminder", "18:30")
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", reminder) if isinstance(reminder, str) else None
-    if match and int(match[1]) < 24 and int(match[2]) < 60:
-        rules["log_reminder"] = time(int(match[1]), int(match[2]))
-    else:
-        t.add("log_reminder", f"bad time {show(reminder)} (HH:MM, e.g. 18:30)")
+    for key, default in (
+        ("log_reminder", "18:30"),
+        ("sync_time", "17:30"),
+        ("digest_time", "09:00"),
+    ):
+        value = _clock_time(t.get(key, default))
+        if value is None:
+            t.add(key, f"bad time {show(t.get(key))} (HH:MM, e.g. {default})")
+        else:
+            rules[key] = value
     if t.get("budget_alerts") is not None:
         items = t.sequence("budget_alerts")
         shares = sorted({share for i in items.data if (share := items.number(i)) is not None})
@@ -257,6 +264,13 @@ def _work_rules(t: Node) -> dict[str, Any]:
         else:
             rules["blocker_escalation_hours"] = (hours[0], hours[1])
     return rules
+
+
+def _clock_time(value: object) -> time | None:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value) if isinstance(value, str) else None
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        return time(int(match[1]), int(match[2]))
+    return None
 
 
 def _budget(t: Node, hours_per_day: int) -> dict[str, int]:

@@ -157,22 +157,19 @@ def render(view: Overview, locale: str) -> str:
     return "\n".join(lines)
 
 
-def life_cycle_lines(session: Session, engagement: Engagement, locale: str) -> list[str]:
-    """Scope, change requests awaiting signatures, open blockers, deliverables awaiting acceptance."""
-    from handlers import blockers, change_requests, delivery, scope
-
-    return [
-        scope.status_line(session, engagement, locale),
-        *change_requests.awaiting_signature_lines(session, engagement, locale),
-        *blockers.summary_lines(session, engagement, clock.now(), locale),
-        *delivery.summary_lines(session, engagement, locale),
-    ]
-
-
 def show_status(ctx: Context, cmd: Parsed) -> None:
-    text = render(overview(ctx.session, ctx.eng), ctx.locale)
-    lines = life_cycle_lines(ctx.session, ctx.eng, ctx.locale)
-    ctx.reply("\n".join([text, *lines]), "status", ctx.eng.code)
+    """The engagement at a glance, then today's progress: what the daily sync would post."""
+    from handlers import delivery, progress, progress_text, scope
+
+    today = clock.local(ctx.now, ctx.eng.timezone).date()
+    sync = progress.daily(ctx.session, ctx.eng, today, ctx.now)
+    lines = [
+        render(overview(ctx.session, ctx.eng), ctx.locale),
+        scope.status_line(ctx.session, ctx.eng, ctx.locale),
+        progress_text.daily_text(sync, ctx.locale, with_budget=False),
+        *delivery.summary_lines(ctx.session, ctx.eng, ctx.locale),
+    ]
+    ctx.reply("\n".join(lines), "status", ctx.eng.code)
 
 
 COMMANDS = [

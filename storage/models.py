@@ -88,6 +88,8 @@ class ChatBinding(SQLModel, table=True):
     name: str = ""
     bound_by: str = ""  # person key, or "file" when the engagement file lists the chat
     bound_at: datetime = _when()
+    sync_enabled: bool = True  # the daily progress sync is posted here
+    sync_time: str = ""  # HH:MM; empty: the engagement's default
 
 
 class InboundKey(SQLModel, table=True):
@@ -106,7 +108,10 @@ class OutboxMessage(SQLModel, table=True):
     """A message to send, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_kind_created", "kind", "created_at"),  # the daily digest's window
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int | None = Field(default=None, foreign_key="engagement.id", index=True)

@@ -1,0 +1,283 @@
+"""Progress posted by the scheduler, and the commands around it: the daily sync in every bound
+chat, the weekly report on the week's last working day, the customer manager's morning digest;
+/sync (/同步) per chat and /report week (/周报) on demand.
+
+Each post is once per engagement, chat and period (dedupe keys with the date), even when
+`tick` runs twice or two instances run; one missed while the bot was down goes out when it is
+back, marked late, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot import clock, notify
+from bot.commands import Arg, Command, Parsed
+from bot.context import Context
+from bot.errors import InvalidState, UsageError
+from bot.i18n import tr
+from bot.scheduler import Job, JobContext
+from handlers import progress, progress_text, sla
+from handlers.workcalendar import BusinessCalendar
+from storage import outbox
+from storage.db import transaction
+from storage.models import ChatBinding, Engagement, OutboxMessage
+
+LATE_AFTER = timedelta(minutes=30)
+DIGEST_KINDS = ("sla.breach", "sla.escalation", "budget.alert")
+
+
+def due_day(calendar: BusinessCalendar, now_local: datetime, at: time) -> date:
+    """The working day whose post is due: today once `at` has passed, else the last one before."""
+    day = now_local.date()
+    if calendar.is_working_day(day) and now_local.time() >= at:
+        return day
+    day -= timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def is_late(day: date, at: time, now_local: datetime) -> bool:
+    return now_local.replace(tzinfo=None) > datetime.combine(day, at) + LATE_AFTER
+
+
+def last_working_day_of_week(calendar: BusinessCalendar, day: date) -> bool:
+    sunday = day + timedelta(days=6 - day.weekday())
+    following = day + timedelta(days=1)
+    while following <= sunday:
+        if calendar.is_working_day(following):
+            return False
+        following += timedelta(days=1)
+    return calendar.is_working_day(day)
+
+
+def _rule_time(engagement: Engagement, key: str, default: str) -> time:
+    return time.fromisoformat((engagement.rules or {}).get(key) or default)
+
+
+def _posted(session: Session, key: str) -> bool:
+    return (
+        session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+        is not None
+    )
+
+
+def _chat_slots(
+    session: Session, job: JobContext
+) -> list[tuple[Engagement, ChatBinding, BusinessCalendar, datetime, time]]:
+    slots = []
+    for engagement in session.execute(select(Engagement)).scalars():
+        calendar = sla.business_calendar(engagement.calendar, engagement.timezone)
+        now_local = clock.local(job.now, engagement.timezone)
+        default = _rule_time(engagement, "sync_time", "17:30")
+        bindings = session.execute(
+            select(ChatBinding).where(
+                ChatBinding.engagement_id == engagement.id, ChatBinding.sync_enabled
+            )
+        ).scalars()
+        for binding in bindings:
+            at = time.fromisoformat(binding.sync_time) if binding.sync_time else default
+            slots.append((engagement, binding, calendar, now_local, at))
+    return slots
+
+
+def post_syncs(job: JobContext) -> None:
+    with transaction(job.engine) as session:
+        for engagement, binding, calendar, now_local, at in _chat_slots(session, job):
+            day = due_day(calendar, now_local, at)
+            bound_on = clock.local(binding.bound_at, engagement.timezone).date()
+            if not engagement.start_date <= day <= engagement.end_date or day < bound_on:
+                continue
+            base = f"progress:{engagement.code}:{day}"
+            if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
+                continue
+            sync = progress.daily(session, engagement, day, job.now)
+            late = is_late(day, at, now_local)
+            if late:
+                sync = replace(sync, late=True)
+            notify.to_chat(session, binding, now=job.now, kind="progress.sync", ref=str(day),
+                           text=progress_text.daily_text(sync, engagement.locale), dedupe_key=base)  # fmt: skip
+
+
+def post_weekly(job: JobContext) -> None:
+    with transaction(job.engine) as session:
+        for engagement, binding, calendar, now_local, at in _chat_slots(session, job):
+            day = due_day(calendar, now_local, at)
+            if (
+                not last_working_day_of_week(calendar, day)
+                or not engagement.start_date <= day <= engagement.end_date
+            ):
+                continue
+            if day < clock.local(binding.bound_at, engagement.timezone).date():
+                continue
+            label, _, _ = progress.week_of(day)
+            base = f"weekly:{engagement.code}:{label}"
+            if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
+                continue
+            report = progress.weekly(session, engagement, label, job.now)
+            if is_late(day, at, now_local):
+                report = replace(report, late=True)
+            notify.to_chat(session, binding, now=job.now, kind="progress.weekly", ref=label,
+                           text=progress_text.weekly_text(report, engagement.locale), dedupe_key=base)  # fmt: skip
+
+
+def post_digests(job: JobContext) -> None:
+    """One direct message per customer manager (per address), across all their engagements."""
+    with transaction(job.engine) as session:
+        groups: dict[tuple[str, str], list[tuple[Engagement, str]]] = {}
+        for engagement in session.execute(select(Engagement)).scalars():
+            calendar = sla.business_calendar(engagement.calendar, engagement.timezone)
+            now_local = clock.local(job.now, engagement.timezone)
+            if not calendar.is_working_day(now_local.date()):
+                continue
+            if now_local.time() < _rule_time(engagement, "digest_time", "09:00"):
+                continue
+            preferred = [c.channel for c in notify.bound_chats(session, engagement.id or 0)]
+            for person in notify.people_with_roles(
+                session, engagement.id or 0, {"customer_manager"}
+            ):
+                address = notify.direct_address(session, person, preferred)
+                if address is not None:
+                    groups.setdefault(address, []).append((engagement, person.key))
+        for (channel, address), engagements in groups.items():
+            _digest(session, channel, address, engagements, job.now)
+
+
+def _digest(
+    session: Session,
+    channel: str,
+    address: str,
+    engagements: list[tuple[Engagement, str]],
+    now: datetime,
+) -> None:
+    first, person_key = engagements[0]
+    day = clock.local(now, first.timezone).date()
+    key = f"digest:{channel}:{address}:{day}"
+    if _posted(session, key):
+        return
+    codes = {e.id: e.code for e, _ in engagements}
+    rows = session.execute(
+        select(OutboxMessage).where(OutboxMessage.kind.in_(DIGEST_KINDS),  # type: ignore[attr-defined]
+                                    OutboxMessage.created_at >= now - timedelta(days=1),  # type: ignore[operator]
+                                    OutboxMessage.engagement_id.in_(list(codes)))  # type: ignore[union-attr]
+        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+    ).scalars()  # fmt: skip
+    seen: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        seen.setdefault((codes.get(row.engagement_id, "?"), row.kind, row.ref), row.text)
+    locale = first.locale
+    head = tr(
+        locale,
+        "☀️ 早报 {d}：过去一天的超时、升级和预算告警",
+        "☀️ Morning digest {d}: breaches, escalations and budget alerts of the last day",
+        d=day,
+    )
+    if not seen:
+        text = head + tr(locale, "——无。", ": none.")
+    else:
+        lines = [head]
+        for (code, kind, ref), message in seen.items():
+            label = {"sla.breach": tr(locale, "超时", "breach"), "sla.escalation": tr(locale, "升级", "escalation"),
+                     "budget.alert": tr(locale, "预算", "budget")}[kind]  # fmt: skip
+            lines.append(f"· [{code}] {label} {ref}: {message.splitlines()[0][:120]}")
+        text = "\n".join(lines)
+    outbox.enqueue(session, now=now, channel=channel, recipient_type="person", recipient=person_key, address=address,
+                   kind="progress.digest", ref=str(day), text=text, engagement_id=first.id, dedupe_key=key)  # fmt: skip
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def sync_command(ctx: Context, cmd: Parsed) -> None:
+    assert ctx.inbound is not None
+    binding = ctx.session.execute(
+        select(ChatBinding).where(
+            ChatBinding.channel == ctx.inbound.channel, ChatBinding.chat_id == ctx.inbound.chat_id
+        )
+    ).scalar_one_or_none()
+    if binding is None:
+        raise InvalidState(
+            ctx.tr("同步设置针对已绑定的群。", "Sync settings belong to a bound group chat.")
+        )
+    action, value = cmd.arg("action"), cmd.arg("value")
+    if action == "time":
+        try:
+            at = time.fromisoformat(value or "")
+        except ValueError:
+            raise UsageError(
+                ctx.tr(
+                    "时间写成 HH:MM，例如 /同步 时间 18:00",
+                    "Write the time as HH:MM, e.g. /sync time 18:00",
+                )
+            ) from None
+        binding.sync_time, binding.sync_enabled = f"{at:%H:%M}", True
+        text = ctx.tr(
+            "🕔 本群的进度同步改为每个工作日 {t}。",
+            "🕔 This chat's progress sync now posts at {t} on working days.",
+            t=f"{at:%H:%M}",
+        )
+    else:
+        binding.sync_enabled = action == "on"
+        text = (ctx.tr("▶️ 本群的每日进度同步已开启。", "▶️ The daily progress sync is on for this chat.") if binding.sync_enabled
+                else ctx.tr("⏸ 本群的每日进度同步已暂停（/同步 开启 恢复）。", "⏸ The daily progress sync is paused for this chat (/sync on to resume)."))  # fmt: skip
+    ctx.session.add(binding)
+    ctx.audit(
+        "sync.settings", binding.chat_id, enabled=binding.sync_enabled, time=binding.sync_time
+    )
+    ctx.reply(text, "sync.settings")
+
+
+def report_command(ctx: Context, cmd: Parsed) -> None:
+    label = cmd.arg("week")
+    if label is None:
+        label, _, _ = progress.week_of(clock.local(ctx.now, ctx.eng.timezone).date())
+    try:
+        label = label.upper()
+        progress.week_start(label)
+    except (ValueError, IndexError):
+        raise UsageError(
+            ctx.tr("周写成 YYYY-Www，例如 2026-W48。", "Write the week as YYYY-Www, e.g. 2026-W48.")
+        ) from None
+    report = progress.weekly(ctx.session, ctx.eng, label, ctx.now)
+    ctx.reply(progress_text.weekly_text(report, ctx.locale), "progress.weekly", label)
+
+
+COMMANDS = [
+    Command("sync", ("同步",), ("本群每日进度同步：时间、开关", "this chat's daily progress sync: time, on, off"),
+            sync_command, roles=frozenset({"vendor_pm"}),
+            args=(Arg("action", "choice", ("时间|开启|关闭", "time|on|off"),
+                      choices={"time": "time", "时间": "time", "on": "on", "开启": "on", "开": "on",
+                               "off": "off", "关闭": "off", "关": "off"}),
+                  Arg("value", "word", ("HH:MM", "HH:MM"), required=False)),
+            example="/同步 时间 18:00", example_en="/sync time 18:00"),
+    Command("report week", ("周报", "报告 周"), ("周报：人天、SLA 达成、阻塞、变更、验收", "weekly report"),
+            report_command, roles=frozenset({"client", "vendor"}),
+            args=(Arg("week", "word", ("YYYY-Www", "YYYY-Www"), required=False),),
+            example="/周报 2026-W48", example_en="/report week 2026-W48"),
+]  # fmt: skip
+
+JOBS = [
+    Job(
+        "progress.sync",
+        timedelta(minutes=5),
+        post_syncs,
+        "the daily progress sync in every bound chat",
+    ),
+    Job(
+        "progress.weekly",
+        timedelta(minutes=5),
+        post_weekly,
+        "the weekly report on the week's last working day",
+    ),
+    Job(
+        "progress.digest",
+        timedelta(minutes=5),
+        post_digests,
+        "the customer manager's morning digest",
+    ),
+]
