@@ -13,7 +13,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from adapters.console import ConsoleSender
+from bot.bus import Outcome
+from bot.channels import load
 from bot.dispatcher import Dispatcher, Sender
+from bot.message import Inbound
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from storage import outbox
@@ -23,25 +26,32 @@ log = logging.getLogger("rentian.http")
 STOP_TIMEOUT_SECONDS = 15.0
 
 
-def senders_for(runtime: Runtime) -> dict[str, Sender]:
-    """A sender per enabled channel (platform adapters plug in here as they land)."""
-    return {"console": ConsoleSender()}
-
-
 def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
+    """The HTTP app with every enabled channel's routes; its lifespan runs the dispatcher, the
+    scheduler and the channels' long connections."""
+    adapters = [load(name, runtime.settings) for name in runtime.settings.enabled_channels() if name != "console"]
+
+    async def handle(inbound: Inbound) -> Outcome:
+        return await asyncio.to_thread(runtime.bus.handle, inbound)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        dispatcher = Dispatcher(runtime.engine, senders_for(runtime), runtime.settings.outbox)
+        senders: dict[str, Sender] = {"console": ConsoleSender(), **{a.name: a.sender() for a in adapters}}
+        dispatcher = Dispatcher(runtime.engine, senders, runtime.settings.outbox)
         runtime.bus.on_commit = lambda: loop.call_soon_threadsafe(dispatcher.wake)
         task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")
         jobs = Scheduler(runtime.engine, runtime.jobs) if scheduler else None
         if jobs:
             jobs.start()
+        for adapter in adapters:
+            await adapter.start(handle)
         app.state.runtime, app.state.dispatcher = runtime, dispatcher
         try:
             yield
         finally:
+            for adapter in adapters:
+                await adapter.stop()
             if jobs:
                 jobs.shutdown()
             dispatcher.stop()
@@ -52,6 +62,8 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
             runtime.bus.on_commit = None
 
     app = FastAPI(title="Rentian", docs_url=None, redoc_url=None, lifespan=lifespan)
+    for adapter in adapters:
+        adapter.install(app, handle)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

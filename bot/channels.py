@@ -1,0 +1,53 @@
+"""The contract between the framework and a platform adapter, and the lazy loader.
+
+An adapter module `adapters/<name>.py` exposes `create(settings) -> ChannelAdapter`. Importing
+it may be slow (lark_oapi takes ~2 s), so it is imported only when its channel is enabled.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from bot.message import Inbound
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from bot.bus import Outcome
+    from bot.dispatcher import Sender
+    from config.settings import Settings
+
+# Runs one inbound message through the bus (in a worker thread) once it is verified and
+# normalised; resolves after the transaction committed, so an adapter acks only then.
+Handle = Callable[[Inbound], Awaitable["Outcome"]]
+
+
+class ChannelAdapter(Protocol):
+    """One platform: inbound (webhook routes and/or a long connection) and outbound sends."""
+
+    name: str
+
+    def sender(self) -> Sender:
+        """What the dispatcher calls to deliver an outbox row on this channel."""
+        ...
+
+    def install(self, app: FastAPI, handle: Handle) -> None:
+        """Add this channel's HTTP routes (e.g. POST /webhooks/feishu) to the app."""
+        ...
+
+    async def start(self, handle: Handle) -> None:
+        """Open long connections or mailbox watchers; return once they are running."""
+        ...
+
+    async def stop(self) -> None:
+        """Close them; unsent work stays in the outbox."""
+        ...
+
+
+def load(name: str, settings: Settings) -> ChannelAdapter:
+    """`adapters.<name>.create(settings)`, imported now and not before."""
+    module = importlib.import_module(f"adapters.{name}")
+    adapter: ChannelAdapter = module.create(settings)
+    return adapter
