@@ -29,7 +29,11 @@ STOP_TIMEOUT_SECONDS = 15.0
 def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
     """The HTTP app with every enabled channel's routes; its lifespan runs the dispatcher, the
     scheduler and the channels' long connections."""
-    adapters = [load(name, runtime.settings) for name in runtime.settings.enabled_channels() if name != "console"]
+    adapters = [
+        load(name, runtime.settings)
+        for name in runtime.settings.enabled_channels()
+        if name != "console"
+    ]
 
     async def handle(inbound: Inbound) -> Outcome:
         return await asyncio.to_thread(runtime.bus.handle, inbound)
@@ -37,7 +41,10 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        senders: dict[str, Sender] = {"console": ConsoleSender(), **{a.name: a.sender() for a in adapters}}
+        senders: dict[str, Sender] = {
+            "console": ConsoleSender(),
+            **{a.name: a.sender() for a in adapters},
+        }
         dispatcher = Dispatcher(runtime.engine, senders, runtime.settings.outbox)
         runtime.bus.on_commit = lambda: loop.call_soon_threadsafe(dispatcher.wake)
         task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")

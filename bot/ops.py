@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlmodel import Session
 
 from adapters import console
 from bot import clock
@@ -188,13 +189,13 @@ def outbox_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engagement_codes(session: object, ids: set[int]) -> dict[int, str]:
+def _engagement_codes(session: Session, ids: set[int]) -> dict[int, str]:
     from storage.models import Engagement
 
     if not ids:
         return {}
     query = select(Engagement.id, Engagement.code).where(Engagement.id.in_(ids))  # type: ignore[union-attr]
-    return {int(i): str(c) for i, c in session.execute(query).all()}  # type: ignore[attr-defined]
+    return {int(i): str(c) for i, c in session.execute(query).all()}
 
 
 def _row_json(row: OutboxMessage, codes: dict[int, str]) -> dict[str, object]:

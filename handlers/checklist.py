@@ -79,19 +79,14 @@ def show_checklist(ctx: Context, cmd: Parsed) -> None:
 def _item_line(ctx: Context, row: ChecklistItem) -> str:
     item = _BY_KEY[row.key]
     party = PARTIES[item.party].name(ctx.locale)
-    head = f"{row.position}. {'✅' if row.done_at else '⬜'} {item.title(ctx.locale)}（{party}）"
-    if ctx.locale == "en":
-        head = f"{row.position}. {'✅' if row.done_at else '⬜'} {item.title('en')} ({party})"
+    mark = "✅" if row.done_at else "⬜"
+    line = ctx.tr("{n}. {m} {t}（{p}）", "{n}. {m} {t} ({p})", n=row.position, m=mark,
+                  t=item.title(ctx.locale), p=party)  # fmt: skip
     if row.done_at is None:
-        return head
+        return line
     who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
-    tail = f" — {who.name if who else '?'} {ctx.when(row.done_at)}"
-    return (
-        head
-        + tail
-        + (f"：{row.note}" if row.note and ctx.locale != "en" else "")
-        + (f": {row.note}" if row.note and ctx.locale == "en" else "")
-    )
+    line += f" — {who.name if who else '?'} {ctx.when(row.done_at)}"
+    return line + (ctx.tr("：{n}", ": {n}", n=row.note) if row.note else "")
 
 
 def mark_done(ctx: Context, cmd: Parsed) -> None:
