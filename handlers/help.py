@@ -34,9 +34,12 @@ def _visible(ctx: Context) -> list[Command]:
 
 
 def _line(command: Command, locale: str) -> str:
+    """`/工单 /ticket — 开工单…`: both names and what it does; `/help COMMAND` gives the usage."""
     summary = command.summary[1] if locale == "en" else command.summary[0]
-    other = command.aliases[0] if locale == "en" and command.aliases else command.name
-    return f"{command.usage(locale)}  (/{other}) — {summary}"
+    first, second = (
+        (command.name, command.aliases[0]) if locale == "en" else (command.aliases[0], command.name)
+    )
+    return f"/{first} /{second} — {summary}"
 
 
 def _explain(ctx: Context, topic: str) -> str:

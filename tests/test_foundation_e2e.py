@@ -29,7 +29,7 @@ def audit_actions(harness: ConsoleHarness) -> list[tuple[str, str]]:
 def test_help_lists_what_this_person_may_use_with_both_names(demo: ConsoleHarness) -> None:
     reply = demo.one("wangli", "/帮助")
     assert reply.kind == "help"
-    assert "/清单" in reply.text and "(/checklist)" in reply.text and "/完成" in reply.text
+    assert "/清单 /checklist — 服务启动清单及完成情况" in reply.text and "/完成 /done" in reply.text
     assert "/绑定" not in reply.text  # the client approver may not bind chats
     assert "/绑定" in demo.one("sunwei", "/help").text  # the vendor PM may
 
@@ -37,7 +37,7 @@ def test_help_lists_what_this_person_may_use_with_both_names(demo: ConsoleHarnes
 def test_help_in_english_and_for_one_command(en: ConsoleHarness) -> None:
     listing = en.one("wangli", "/help")
     assert listing.text.startswith("Commands you can use here:")
-    assert "/checklist  (/清单)" in listing.text
+    assert "/checklist /清单 — the onboarding checklist and what is done" in listing.text
     detail = en.one("wangli", "/help done")
     assert "Usage: /done ITEM [NOTE]" in detail.text and "Example: /done 2" in detail.text
     assert en.one("wangli", "/帮助 完成").text == detail.text  # Chinese names work in English too
