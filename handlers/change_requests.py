@@ -17,6 +17,7 @@ from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.durations import format_person_days
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
+from bot.i18n import tr
 from bot.lexer import parse_ref
 from handlers import budget, worktargets
 from handlers.catalog import LEVELS
@@ -308,8 +309,6 @@ def list_crs(ctx: Context, cmd: Parsed) -> None:
 
 def awaiting_signature_lines(session: Session, engagement: Engagement, locale: str) -> list[str]:
     """For /status and the progress sync: CRs waiting for a signature and whose."""
-    from bot.i18n import tr
-
     lines = []
     crs = session.execute(
         select(ChangeRequest).where(

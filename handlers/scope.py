@@ -15,8 +15,10 @@ from sqlmodel import Session
 
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
-from bot.durations import format_person_days
+from bot.durations import format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, UsageError
+from bot.i18n import tr
+from bot.lexer import parse_ref
 from handlers import worktargets
 from handlers.catalog import LEVELS
 from handlers.tickets import person_for
@@ -111,8 +113,6 @@ worktargets.RESOLVERS["K"] = _task_target
 
 def person_days(ctx: Context, word: str) -> int:
     """`2`, `2d`, `1.5`, `4h` as minutes of person-days."""
-    from bot.durations import parse_duration
-
     text = word.strip()
     try:
         days = Decimal(text)
@@ -166,8 +166,6 @@ def add_task(ctx: Context, cmd: Parsed) -> None:
 def _effective_cr(ctx: Context, word: str | None) -> ChangeRequest:
     ref = None
     if word:
-        from bot.lexer import parse_ref
-
         ref = parse_ref(word, ("CR",))
     if ref is None:
         raise InvalidState(ctx.tr("范围基线已签署：新任务需要 cr=CR-n（已生效的变更单）。先 /变更 提出变更。",
@@ -410,8 +408,6 @@ COMMANDS = [
 
 def status_line(session: Session, engagement: Engagement, locale: str) -> str:
     """For /status: the scope baseline, or the draft waiting for signatures."""
-    from bot.i18n import tr
-
     current = baseline(session, engagement.id or 0)
     rows = tasks(session, engagement.id or 0)
     done = sum(1 for t in rows if t.status == "done")
