@@ -1,4 +1,4 @@
-"""`rentian`: the operator's command line (see the operator contract in ARCHITECTURE.md).
+"""`rentian`: the operator's command line (the operator contract: docs/architecture.md).
 
 Global options work before or after the command: --db, --config, --now (also RENTIAN_DB,
 RENTIAN_CONFIG, RENTIAN_NOW). Heavy parts (the HTTP server, SDKs) load only when used.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot import clock
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "statement", parents=common, help="monthly person-day statement"
     )
     statement.add_argument("--engagement", required=True, help="engagement code")
-    statement.add_argument("--month", required=True, help="YYYY-MM")
+    statement.add_argument("--month", required=True, help="YYYY-MM, or last / this (month)")
     statement.add_argument("--out", required=True, help="output file")
     statement.add_argument("--format", choices=["xlsx", "csv"], default=None,
                            help="xlsx (default) or csv: a flat list of entries")  # fmt: skip
@@ -90,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = add("serve", c.serve, "HTTP app, scheduler, dispatcher and every configured channel")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=_port)
     return parser
+
+
+def _port(text: str) -> int:
+    """`serve --port`: 1-65535, as the `http.port` setting."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
+    return int(text)
 
 
 def _speaker_options(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +107,33 @@ def _speaker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--direct", action="store_true", help="a direct (one-to-one) chat")
 
 
+# Exit statuses besides a command's own 0/1: 2 for anything the operator must fix (argparse
+# uses 2 for usage errors too); 130 after Ctrl-C, as a shell reports a process SIGINT ended;
+# 141 when the reader of our output went away (`rentian outbox | head -1`), as a shell reports
+# a process SIGPIPE ended: the output was cut short, which `set -o pipefail` should see.
+EXIT_FIX_AND_RETRY = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A problem the operator can fix is one line on stderr, never a trace:
+    `rentian: settings: …`, `rentian: database: …`, `rentian: <file>: …`."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a reader that has gone shows up here, not at interpreter exit
+    except BrokenPipeError:
+        # As the Python docs advise (signal module, "Note on SIGPIPE"): point stdout at devnull
+        # so that the interpreter's own flush at exit does not fail again, and stop quietly.
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -113,30 +146,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         clock.set_now(now or None)
     except ValueError:
-        print(f"rentian: --now: not an ISO-8601 time: {now!r} (e.g. 2026-11-25T09:30:00+08:00)",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        return _fail(f"--now: not an ISO-8601 time: {now!r} (e.g. 2026-11-25T09:30:00+08:00)")
     try:
+        _check_settings_and_database(args)
         return int(args.handler(args))
     except ConfigError as error:
-        print(f"rentian: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"rentian: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
+    except StorageError as error:
+        return _fail(f"database: {error}")
+    except FileNotFoundError as error:  # e.g. `export statement --out` into a missing folder
+        return _fail(str(error))
     except Exception as error:
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
+        from storage.db import db_error_reason
+
         if not isinstance(error, OperationalError | ProgrammingError):
             raise
-        print(f"rentian: database error: {str(error.orig).strip()}. If the schema is missing "
-              "or old, run `rentian init`.", file=sys.stderr)  # fmt: skip
-        return 2
+        return _fail(f"database: {db_error_reason(error)}. If the schema is missing or old, "
+                     "run `rentian init`.")  # fmt: skip
     finally:
         clock.set_now(None)
         from storage.db import dispose_all
 
         dispose_all()
+
+
+def _check_settings_and_database(args: argparse.Namespace) -> None:
+    """Before the command runs: every setting, then the database's schema, which must be the
+    newest (`init` is the command that creates or upgrades it, and checks for itself)."""
+    from pydantic import ValidationError
+
+    from config.settings import describe, load_settings
+    from storage.db import make_engine
+    from storage.migrate import check_schema
+
+    try:
+        settings = load_settings(**({"db": args.db} if args.db else {}))
+    except ValidationError as error:
+        raise ConfigError(describe(error), "settings") from None
+    if args.command == "init":
+        return
+    engine = make_engine(settings.db, create=False)
+    try:
+        check_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> int:
+    print(f"rentian: {message}", file=sys.stderr)
+    return EXIT_FIX_AND_RETRY
+
+
+def _discard_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (captured, as in tests): nothing to redirect
+        pass
 
 
 def print_json(value: Any) -> None:

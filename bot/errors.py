@@ -7,6 +7,7 @@
     │   ├── NotFound              no such ticket, task, item…    -> kind error.not_found
     │   └── InvalidState          not possible in this state     -> kind error.state
     ├── ConfigError               an engagement or settings file is invalid (names field and problem)
+    ├── StorageError              the database cannot be used: bad URL, unreachable, unknown schema
     └── AdapterError              a channel could not deliver or receive
         ├── NetworkError          the platform could not be reached (retried)
         ├── PlatformRefused       the platform answered with an error (retried if `retryable`)
@@ -56,6 +57,11 @@ class ConfigError(RentianError):
         self.source = source
         prefix = f"{source}: " if source else ""
         super().__init__(prefix + "; ".join(problems))
+
+
+class StorageError(RentianError):
+    """The database cannot be used as it is; `str(error)` says why and what to do, in one line
+    (a URL in it has its password hidden)."""
 
 
 class AdapterError(RentianError):

@@ -1,15 +1,24 @@
 """Process settings: `config/rentian.toml` (or `--config`), overridden by `RENTIAN_*` variables.
 
 Every key can come from the environment as `RENTIAN_<SECTION>__<KEY>`; secrets belong there.
+Each value's shape is checked whenever it is set, and what a channel needs only when it is
+enabled: a bad setting stops every command before it starts, with one line per problem naming
+the field and never the value, which may be a secret (see `describe`).
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
+import re
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,77 +26,261 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import ConfigError
+
 DEFAULT_CONFIG = Path("config/rentian.toml")
 DEFAULT_DB = "sqlite:///data/rentian.db"
 DEMO_ENGAGEMENT = Path(__file__).with_name("demo-engagement.toml")
+
+# -- value shapes: each check passes "" (unset); `_Channel` says what an enabled channel needs
+
+
+def _problem(message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError("settings", message, context)
+
+
+def _first_outside(value: str, allowed: re.Pattern[str]) -> int:
+    """1-based position of the first character not matched by `allowed`; 0 if none."""
+    return next((i for i, char in enumerate(value, 1) if not allowed.fullmatch(char)), 0)
+
+
+_VISIBLE = re.compile(r"[!-~]")  # printable ASCII but the space
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]")
+
+
+def _visible(value: str) -> str:
+    """Ids, keys and secrets: printable ASCII, no whitespace (a pasted newline is the usual slip)."""
+    if at := _first_outside(value, _VISIBLE):
+        what = "whitespace" if value[at - 1].isspace() else "not printable ASCII"
+        raise _problem("must be printable ASCII with no spaces (character {at} is {what})",
+                       at=at, what=what)  # fmt: skip
+    return value
+
+
+def _aes_key(value: str) -> str:
+    """An EncodingAESKey: 43 base64 characters, the 32-byte key without its trailing '='."""
+    if not value:
+        return value
+    if value.strip() != value:
+        raise _problem("must be 43 characters of base64 (got {n}, with whitespace around them)",
+                       n=len(value))  # fmt: skip
+    if len(value) == 44 and value.endswith("="):
+        raise _problem("must be 43 characters of base64, without the trailing '=' (got 44)")
+    if len(value) != 43:
+        raise _problem("must be 43 characters of base64 (got {n})", n=len(value))
+    if at := _first_outside(value, _BASE64):
+        raise _problem("must be 43 characters of base64: A-Z a-z 0-9 + / (character {at} is not)",
+                       at=at)  # fmt: skip
+    return value
+
+
+def _wecom_token(value: str) -> str:
+    """WeCom's console takes a callback Token of up to 32 letters and digits."""
+    if len(value) > 32:
+        raise _problem("must be 1-32 letters or digits (got {n} characters)", n=len(value))
+    if at := _first_outside(value, _ALNUM):
+        raise _problem("must be 1-32 letters or digits (character {at} is neither)", at=at)
+    return value
+
+
+def _feishu_app_id(value: str) -> str:
+    if value and not re.fullmatch(r"cli_[A-Za-z0-9]+", value):
+        raise _problem("must be the App ID from the developer console, like cli_a1b2c3d4e5f6a7b8")
+    return value
+
+
+def _base_url(value: str) -> str:
+    """An http(s) API address: scheme, host, optional port and path; no query or credentials."""
+    if not value:
+        return value
+    if at := _first_outside(value, _VISIBLE):
+        raise _problem("must be an http(s) URL with no spaces (character {at} is not allowed)",
+                       at=at)  # fmt: skip
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise _problem("must be an http(s) URL, like https://api.example.com")
+    if "@" in parts.netloc:
+        raise _problem("must not contain a user name or password")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise _problem("must not have a query or fragment (nothing after '?' or '#')")
+    host = parts.hostname or ""
+    if not host:
+        raise _problem("must name a host, like https://api.example.com")
+    if not (re.fullmatch(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?", host) or _is_ip(host)):
+        raise _problem("has a malformed host name")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise _problem("has a malformed port (1-65535)")
+    return value
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _feishu_domain(value: str) -> str:
+    """The Feishu SDK takes an origin only, https unless it is the loopback (tests' fakes)."""
+    parts = urlsplit(_base_url(value))
+    if value and parts.path.rstrip("/"):
+        raise _problem("must be scheme and host only, like https://open.feishu.cn (no path)")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise _problem("must be https (http only for 127.0.0.1, localhost or ::1)")
+    return value
+
+
+def _host(value: str) -> str:
+    """A host name or IP address; the port has a setting of its own."""
+    _visible(value)
+    if "/" in value or "@" in value:
+        raise _problem("must be a host name or address, not a URL")
+    if value.count(":") == 1:
+        raise _problem("must be a host name without a port (the port has its own setting)")
+    return value
+
+
+def _email_address(value: str) -> str:
+    label = r"[^\W_](?:[\w-]*[^\W_])?"
+    if value and not re.fullmatch(rf"[^@\s]+@{label}(?:\.{label})*", value):
+        raise _problem("must be an email address, like support@vendor.example")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise _problem("must not be empty")
+    return value
+
+
+Visible = Annotated[str, AfterValidator(_visible)]
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+Host = Annotated[str, AfterValidator(_host)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+# -- sections
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Channel(_Section):
+    """A platform section: off by default; when on, every setting `_needs` names must be set."""
+
+    enabled: bool = False
+
+    def _needs(self) -> list[str]:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> Self:
+        if not self.enabled:
+            return self
+        missing = [name for name in self._needs() if not getattr(self, name)]
+        if missing:
+            names = ", ".join(missing[:-1]) + " and " + missing[-1] if missing[1:] else missing[0]
+            raise _problem("enabled, but {names} {verb} not set", names=names,
+                           verb="are" if missing[1:] else "is")  # fmt: skip
+        return self
+
+
 class HttpSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: Annotated[str, AfterValidator(_not_blank), AfterValidator(_host)] = "127.0.0.1"
+    port: Port = 8080
 
 
 class BotSettings(_Section):
     # Names people use to @-mention the bot on the console and in plain-text channels.
-    names: list[str] = Field(default_factory=lambda: ["rentian", "人天", "bot", "机器人"])
+    names: list[Annotated[str, AfterValidator(_not_blank)]] = Field(
+        default_factory=lambda: ["rentian", "人天", "bot", "机器人"]
+    )
 
 
 class OutboxSettings(_Section):
-    max_attempts: int = Field(default=8, ge=1)
-    backoff_seconds: int = Field(default=10, ge=1)  # first retry; doubles each time
-    backoff_max_seconds: int = Field(default=3600, ge=1)
-    batch: int = Field(default=50, ge=1)
-    lease_seconds: int = Field(default=120, ge=10)  # a claimed row is retried after this
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_seconds: int = Field(default=10, ge=1, le=86_400)  # first retry; doubles each time
+    backoff_max_seconds: int = Field(default=3600, ge=1, le=7 * 86_400)
+    batch: int = Field(default=50, ge=1, le=1000)
+    lease_seconds: int = Field(default=120, ge=10, le=86_400)  # a claimed row is retried after this
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> Self:
+        if self.backoff_max_seconds < self.backoff_seconds:
+            raise _problem("backoff_max_seconds must be at least backoff_seconds")
+        return self
 
 
-class FeishuSettings(_Section):
-    enabled: bool = False
+class FeishuSettings(_Channel):
     mode: Literal["webhook", "longconn"] = "webhook"
-    app_id: str = ""
-    app_secret: str = ""
-    encrypt_key: str = ""
-    verification_token: str = ""
-    domain: str = "https://open.feishu.cn"
+    app_id: Annotated[str, AfterValidator(_feishu_app_id)] = ""
+    app_secret: Visible = ""
+    encrypt_key: Visible = ""  # optional: without it Feishu posts events unencrypted
+    verification_token: Visible = ""
+    domain: Annotated[str, AfterValidator(_feishu_domain)] = "https://open.feishu.cn"
+
+    def _needs(self) -> list[str]:
+        # Without the token the SDK refuses Feishu's own callbacks (they carry one) and takes
+        # unsigned posts from anyone; the long connection logs in with the app's credentials.
+        webhook = ["verification_token"] if self.mode == "webhook" else []
+        return ["app_id", "app_secret", *webhook, "domain"]
 
 
-class DingtalkSettings(_Section):
-    enabled: bool = False
+class DingtalkSettings(_Channel):
     mode: Literal["stream", "http"] = "stream"
-    client_id: str = ""
-    client_secret: str = ""
-    robot_code: str = ""
-    api_base: str = "https://api.dingtalk.com"
+    client_id: Visible = ""
+    client_secret: Visible = ""  # also the key of the HTTP mode's signatures
+    robot_code: Visible = ""  # every proactive send names the robot
+    api_base: BaseUrl = "https://api.dingtalk.com"
+
+    def _needs(self) -> list[str]:
+        return ["client_id", "client_secret", "robot_code", "api_base"]
 
 
-class WecomSettings(_Section):
-    enabled: bool = False
-    corp_id: str = ""
-    agent_id: int = 0
-    secret: str = ""
-    token: str = ""
-    encoding_aes_key: str = ""
-    api_base: str = "https://qyapi.weixin.qq.com"
+class WecomSettings(_Channel):
+    corp_id: Visible = ""
+    agent_id: int = Field(default=0, ge=0)
+    secret: Visible = ""
+    token: Annotated[str, AfterValidator(_wecom_token)] = ""
+    encoding_aes_key: Annotated[str, AfterValidator(_aes_key)] = ""
+    api_base: BaseUrl = "https://qyapi.weixin.qq.com"
+
+    def _needs(self) -> list[str]:
+        # The callback is always installed, so its token and key are needed too.
+        return ["corp_id", "agent_id", "secret", "token", "encoding_aes_key", "api_base"]
 
 
-class EmailSettings(_Section):
-    enabled: bool = False
-    address: str = "support@vendor.example"
-    imap_host: str = ""
-    imap_port: int = 993
+class EmailSettings(_Channel):
+    address: Annotated[str, AfterValidator(_email_address)] = "support@vendor.example"
+    imap_host: Host = ""  # none: send only, the mailbox is not watched
+    imap_port: Port = 993
     imap_tls: bool = True
     imap_user: str = ""
     imap_password: str = ""
     imap_folder: str = "INBOX"
-    smtp_host: str = ""
-    smtp_port: int = 465
+    smtp_host: Host = ""
+    smtp_port: Port = 465
     smtp_tls: bool = True
     smtp_starttls: bool = False
     smtp_user: str = ""
     smtp_password: str = ""
+
+    def _needs(self) -> list[str]:
+        watch = ["imap_user", "imap_folder"] if self.imap_host else []
+        return ["address", "smtp_host", *watch]
+
+    @model_validator(mode="after")
+    def _one_kind_of_tls(self) -> Self:
+        if self.enabled and self.smtp_tls and self.smtp_starttls:
+            raise _problem("smtp_tls and smtp_starttls exclude each other: TLS from the start "
+                           "(port 465) or STARTTLS (port 587)")  # fmt: skip
+        return self
 
 
 class Settings(BaseSettings):
@@ -118,7 +311,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _config_path()
         if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_toml_source(settings_cls, path))
         return tuple(sources)
 
     def enabled_channels(self) -> list[str]:
@@ -135,11 +328,56 @@ def _config_path() -> Path | None:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
+            raise ConfigError([f"{path}: file not found"], "settings")
         return path
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _toml_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    try:
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except tomllib.TOMLDecodeError as error:
+        problem = f"TOML syntax error: {error}"
+    except UnicodeDecodeError:
+        problem = "not UTF-8 text"
+    except OSError as error:
+        problem = f"cannot read the file ({error.strerror or error})"
+    raise ConfigError([f"{path}: {problem}"], "settings")
 
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from init values, the environment and the TOML file, in that order."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+_WORDING = {  # pydantic's own errors, in the words of the checks above
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "literal_error": "must be {expected}",
+}
+
+
+def describe(error: ValidationError) -> list[str]:
+    """`section.key: problem` for each error of `Settings` validation; values are left out."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            problem = "unknown setting" + _did_you_mean(item["loc"])
+        elif item["type"] in _WORDING:
+            problem = _WORDING[item["type"]].format(**item.get("ctx", {}))
+        else:
+            problem = item["msg"]
+        lines.append(f"{field}: {problem}")
+    return lines
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    fields: dict[str, Any] = Settings.model_fields
+    for part in loc[:-1]:
+        fields = getattr(fields[str(part)].annotation, "model_fields", {}) if part in fields else {}
+    close = difflib.get_close_matches(str(loc[-1]), list(fields), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -13,11 +13,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
+from bot.errors import StorageError
+
 _BUSY_TIMEOUT_MS = 10_000
+_SUPPORTED = {"sqlite": "pysqlite", "postgresql": "psycopg"}  # backend: its one driver here
+_USE = "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME"
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -29,23 +34,65 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created if missing."""
-    url = normalise_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True)
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url`, or `StorageError` for a URL of no database Rentian supports.
+
+    A missing SQLite file is created on first use, and its folder if only that is missing (a
+    deeper missing path is more likely a typo); with `create=False` a missing file is an error.
+    """
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        raise StorageError(f"not a database URL ({_USE})") from None
+    backend = parsed.get_backend_name()
+    if backend not in _SUPPORTED or parsed.get_driver_name() != _SUPPORTED[backend]:
+        raise StorageError(f"{safe_url(parsed)}: not a supported database ({_USE})")
+    if backend != "sqlite":
+        engine = create_engine(parsed, pool_pre_ping=True)
         _engines.add(engine)
         return engine
-    database = parsed.database or ""
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _check_sqlite_file(parsed, create)
     engine = create_engine(
-        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
+        parsed, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
     )
     _configure_sqlite(engine)
     _engines.add(engine)
     return engine
+
+
+def safe_url(url: URL | Engine) -> str:
+    """The URL to show a person: its password hidden."""
+    return (url.url if isinstance(url, Engine) else url).render_as_string(hide_password=True)
+
+
+def db_error_reason(error: DBAPIError) -> str:
+    """The driver's message on one line (psycopg's run over several)."""
+    lines = (line.strip() for line in str(error.orig).splitlines())
+    return "; ".join(line for line in lines if line)
+
+
+def _check_sqlite_file(url: URL, create: bool) -> None:
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return  # in memory, or a URI filename SQLite resolves itself
+    path = Path(database)
+    if path.is_dir():
+        raise StorageError(f"{safe_url(url)}: {path} is a folder, not a database file")
+    if path.exists():
+        return
+    if not create:
+        raise StorageError(f"{safe_url(url)}: no such file; run `rentian init` to create it")
+    try:
+        path.parent.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise StorageError(
+            f"{safe_url(url)}: cannot create the folder {path.parent}: "
+            f"{path.parent.parent} does not exist"
+        ) from None
+    except OSError as error:
+        raise StorageError(
+            f"{safe_url(url)}: cannot create the folder {path.parent} ({error.strerror})"
+        ) from None
 
 
 def dispose_all() -> None:

@@ -35,7 +35,7 @@ from tests.fakes.wecom_server import APPCHAT_PATH, MESSAGE_PATH, WEBHOOK_PATH, F
 from tests.harness import ConsoleHarness
 
 CORP_ID = "ww1234567890abcdef"
-TOKEN = "wecom-callback-token"
+TOKEN = "wecomCallbackToken"  # 1-32 letters or digits, as the admin console allows
 AES_KEY = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode().rstrip("=")
 AGENT_ID = 1000002
 GROUP = "wrkSFfCgAAchat1"  # an app group chat (appchat) bound to the engagement
