@@ -172,6 +172,7 @@ def render(message: Outgoing, *, address: str) -> EmailMessage | None:
     email.add_alternative(
         f'<div style="white-space: pre-wrap">{html.escape(message.text)}</div>', subtype="html"
     )
+    email["Content-Language"] = message.locale  # after the body: set_content drops Content-*
     return email
 
 

@@ -59,6 +59,7 @@ def to_outgoing(row: OutboxMessage) -> Outgoing:
         id=row.id or 0, channel=row.channel, recipient_type=row.recipient_type,
         address=row.address, kind=row.kind, ref=row.ref, text=row.text, reply_to=row.reply_to,
         dedupe_key=row.dedupe_key or f"outbox-{row.id}", payload=dict(row.payload or {}),
+        locale=row.locale,
     )  # fmt: skip
 
 

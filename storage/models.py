@@ -124,6 +124,10 @@ class OutboxMessage(SQLModel, table=True):
     ref: str = ""
     text: str = Field(sa_column=Column(Text, nullable=False))
     payload: dict[str, Any] = _json()
+    # The engagement's locale when written: the channel's fixed words (card titles, buttons).
+    locale: str = Field(
+        default="zh-CN", max_length=16, sa_column_kwargs={"server_default": "zh-CN"}
+    )
     dedupe_key: str | None = Field(default=None, unique=True)
     status: str = "pending"  # pending | sent | failed
     attempts: int = 0

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
+from bot.i18n import DEFAULT_LOCALE
 from storage.db import insert_ignore, transaction
-from storage.models import OutboxMessage
+from storage.models import Engagement, OutboxMessage
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+_CAUSED = "rentian.outbox.caused"  # session.info: ids of the rows this transaction added
 
 
 def enqueue(
@@ -37,13 +39,18 @@ def enqueue(
     dedupe_key: str | None = None,
     payload: dict[str, Any] | None = None,
     not_before: datetime | None = None,
+    locale: str | None = None,
 ) -> int | None:
-    """Add a message; returns its id, or None when `dedupe_key` was already used (invariant 6)."""
+    """Add a message; returns its id, or None when `dedupe_key` was already used (invariant 6).
+
+    The row speaks its engagement's locale unless `locale` says otherwise.
+    """
     values = dict(
         engagement_id=engagement_id, channel=channel, recipient_type=recipient_type,
         recipient=recipient, address=address, reply_to=reply_to, kind=kind, ref=ref,
-        text=text, payload=payload or {}, dedupe_key=dedupe_key, status=PENDING,
-        attempts=0, next_attempt_at=not_before or now, last_error="", created_at=now,
+        text=text, payload=payload or {}, locale=locale or _locale(session, engagement_id),
+        dedupe_key=dedupe_key, status=PENDING, attempts=0, next_attempt_at=not_before or now,
+        last_error="", created_at=now,
     )  # fmt: skip
     if dedupe_key is not None:
         if not insert_ignore(session, OutboxMessage, **values):
@@ -51,12 +58,29 @@ def enqueue(
         row_id = session.execute(
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         ).scalar_one()
-        return int(row_id)  # type: ignore[arg-type]
+        return _caused(session, int(row_id))  # type: ignore[arg-type]
     message = OutboxMessage(**values)  # type: ignore[arg-type]
     session.add(message)
     session.flush()
     assert message.id is not None
-    return message.id
+    return _caused(session, message.id)
+
+
+def _caused(session: Session, row_id: int) -> int:
+    session.info.setdefault(_CAUSED, []).append(row_id)
+    return row_id
+
+
+def caused(session: Session) -> list[int]:
+    """The ids of the rows enqueued in this session's transaction (one session, one
+    transaction: see `storage.db.transaction`); rows of a rolled-back savepoint may be listed."""
+    return list(session.info.get(_CAUSED, ()))
+
+
+def _locale(session: Session, engagement_id: int | None) -> str:
+    """The engagement's locale (from the identity map once loaded), else the default."""
+    engagement = session.get(Engagement, engagement_id) if engagement_id is not None else None
+    return engagement.locale if engagement is not None else DEFAULT_LOCALE
 
 
 def claim(
