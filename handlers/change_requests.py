@@ -19,7 +19,7 @@ from bot.durations import format_person_days
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.lexer import parse_ref
-from handlers import budget, worktargets
+from handlers import budget, labels, worktargets
 from handlers.catalog import LEVELS
 from handlers.scope import LEVEL_WORDS, PARTIES, SIGNERS, _check_signer, person_days
 from storage.audit import canonical
@@ -285,7 +285,8 @@ def show_cr(ctx: Context, cr: ChangeRequest) -> None:
             select(Person).where(Person.engagement_id == ctx.eng.id)
         ).scalars()
     }
-    lines += [f"  {ctx.when(e.at)} {names.get(e.actor, e.actor)} {e.action}" for e in entries]
+    lines += [f"  {ctx.when(e.at)} {names.get(e.actor, e.actor)} {labels.event(e.action, ctx.locale)}"
+              for e in entries]  # fmt: skip
     ctx.reply("\n".join(lines), "cr.show", cr.ref)
 
 

@@ -21,7 +21,7 @@ from bot.i18n import join, tr
 from handlers import change_requests, statement
 from handlers.catalog import ROLES
 from handlers.scope import find_task
-from handlers.ticket_sla import OPEN_STATUSES
+from handlers.ticket_states import OPEN_STATES, awaiting_confirmation
 from storage.audit import canonical
 from storage.counters import next_number
 from storage.models import (
@@ -219,6 +219,7 @@ class Closeout:
     awaiting: list[str]  # deliverables submitted, not yet accepted
     open_tasks: list[str]
     open_tickets: list[str]
+    unconfirmed_tickets: list[str]  # of the open tickets: resolved, awaiting confirmation
     unsigned_months: list[str]  # ended months without a Period both parties signed
     trained: bool
 
@@ -244,14 +245,16 @@ def months_to_sign(start: date, end: date, today: date) -> list[str]:
 def closeout(session: Session, engagement: Engagement, today: date) -> Closeout:
     eid = engagement.id or 0
     tasks = select(Task).where(Task.engagement_id == eid, Task.status != "done")
-    tickets = select(Ticket).where(Ticket.engagement_id == eid, Ticket.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+    tickets = select(Ticket).where(Ticket.engagement_id == eid, Ticket.status.in_(OPEN_STATES))  # type: ignore[attr-defined]
     signed = select(Period.month).where(Period.engagement_id == eid, Period.confirmed_at.is_not(None))  # type: ignore[union-attr]  # fmt: skip
     trainings = select(Training.id).where(Training.engagement_id == eid).limit(1)
     confirmed = set(session.execute(signed).scalars())
+    open_tickets = list(session.execute(tickets.order_by(Ticket.number)).scalars())  # type: ignore[arg-type]
     return Closeout(
         awaiting=[d.ref for d in _awaiting(session, eid)],
         open_tasks=[t.ref for t in session.execute(tasks.order_by(Task.number)).scalars()],  # type: ignore[arg-type]
-        open_tickets=[t.ref for t in session.execute(tickets.order_by(Ticket.number)).scalars()],  # type: ignore[arg-type]
+        open_tickets=[t.ref for t in open_tickets],
+        unconfirmed_tickets=[t.ref for t in open_tickets if awaiting_confirmation(t.status)],
         unsigned_months=[m for m in months_to_sign(engagement.start_date, engagement.end_date, today)
                          if m not in confirmed],
         trained=session.execute(trainings).first() is not None,
@@ -266,15 +269,20 @@ def show_closeout(ctx: Context, cmd: Parsed) -> None:
                          "✅ {c} is ready to close: every deliverable accepted, every task done, training recorded, "
                          "no open tickets, every month signed by both parties.", c=code), "closeout", code)  # fmt: skip
         return
+    tickets = join(ctx.locale, state.open_tickets)
+    if state.unconfirmed_tickets:
+        tickets += ctx.tr("（已解决·待确认：{x}，请报告人 /关闭 确认）",
+                          " (resolved, awaiting confirmation: {x} — the reporter confirms with /close)",
+                          x=join(ctx.locale, state.unconfirmed_tickets))  # fmt: skip
     gaps = [
-        (state.awaiting, "待验收的交付物：{x}（/验收 D-n）", "Deliverables awaiting acceptance: {x} (/accept D-n)"),
-        (state.open_tasks, "未完成的任务：{x}", "Tasks not done: {x}"),
-        (state.open_tickets, "未关闭的工单：{x}", "Open tickets: {x}"),
-        (state.unsigned_months, "未双方签署的月度结算：{x}（/结算 关闭、/结算 确认）",
+        (join(ctx.locale, state.awaiting), "待验收的交付物：{x}（/验收 D-n）", "Deliverables awaiting acceptance: {x} (/accept D-n)"),
+        (join(ctx.locale, state.open_tasks), "未完成的任务：{x}", "Tasks not done: {x}"),
+        (tickets, "未关闭的工单：{x}", "Open tickets: {x}"),
+        (join(ctx.locale, state.unsigned_months), "未双方签署的月度结算：{x}（/结算 关闭、/结算 确认）",
          "Months not signed by both parties: {x} (/period close, /period confirm)"),
     ]  # fmt: skip
     lines = [ctx.tr("{c} 结项前还差：", "Before {c} can close:", c=code)]
-    lines += ["• " + ctx.tr(zh, en, x=join(ctx.locale, refs)) for refs, zh, en in gaps if refs]
+    lines += ["• " + ctx.tr(zh, en, x=x) for x, zh, en in gaps if x]
     if not state.trained:
         lines.append("• " + ctx.tr("还没有培训记录（知识转移：/培训）", "No training recorded (knowledge transfer: /training)"))  # fmt: skip
     ctx.reply("\n".join(lines), "closeout", code)

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from bot import clock
 from handlers import blockers, budget, sla
-from handlers.ticket_sla import OPEN_STATUSES, TicketSla
+from handlers.ticket_sla import TicketSla
+from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late
 from storage.models import (
     Blocker,
     ChangeRequest,
@@ -42,8 +43,8 @@ class TicketLine:
     title: str
     status: str
     leg: str  # the clock that runs: response until acknowledged, then resolve
-    left_minutes: int | None  # None while paused
-    breached: bool
+    left_minutes: int | None  # None while paused, or resolved and awaiting confirmation
+    breached: bool  # running late (see ticket_states.running_late)
 
 
 @dataclass(frozen=True)
@@ -151,21 +152,23 @@ def open_ticket_lines(
 ) -> tuple[TicketLine, ...]:
     ticket_sla = TicketSla.of(engagement)
     tickets = session.execute(
-        select(Ticket).where(Ticket.engagement_id == engagement.id, Ticket.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        select(Ticket).where(Ticket.engagement_id == engagement.id, Ticket.status.in_(OPEN_STATES))  # type: ignore[attr-defined]
     ).scalars()  # fmt: skip
     lines = []
     for ticket in tickets:
         leg = "response" if ticket.acked_at is None else "resolve"
         paused = leg == "resolve" and ticket.pending_since is not None
-        left = None if paused else ticket_sla.remaining(ticket, leg, now)
+        stopped = paused or awaiting_confirmation(ticket.status)
+        left = None if stopped else ticket_sla.remaining(ticket, leg, now)
         lines.append(TicketLine(ticket.ref, ticket.severity, ticket.title, ticket.status, leg, left,
-                                ticket_sla.breached(ticket, now)))  # fmt: skip
-    return tuple(
-        sorted(
-            lines,
-            key=lambda t: (t.severity, t.left_minutes if t.left_minutes is not None else 10**9),
-        )
-    )
+                                running_late(ticket_sla, ticket, now)))  # fmt: skip
+    return tuple(sorted(lines, key=_urgency))
+
+
+def _urgency(line: TicketLine) -> tuple[bool, str, int]:
+    """Work still to do first, the least time left first; then what waits for confirmation."""
+    left = line.left_minutes if line.left_minutes is not None else 10**9
+    return awaiting_confirmation(line.status), line.severity, left
 
 
 def _blockers(

@@ -6,7 +6,9 @@ from bot.durations import format_person_days, format_span
 from bot.i18n import join, tr
 from handlers.budget import level_name
 from handlers.catalog import SERVICES, SEVERITIES
-from handlers.progress import Attainment, DailySync, WeeklyReport
+from handlers.progress import Attainment, DailySync, TicketLine, WeeklyReport
+from handlers.ticket_states import awaiting_confirmation
+from handlers.ticket_text import status_name
 
 PARTY_SIGNERS = {
     "vendor": ("厂商项目经理", "vendor PM"),
@@ -41,9 +43,7 @@ def daily_text(sync: DailySync, locale: str, *, with_budget: bool = True) -> str
             tr(locale, "未关闭工单 {n}：", "Open tickets ({n}):", n=len(sync.open_tickets))
         )
         for t in sync.open_tickets:
-            lines.append(
-                f"· {t.ref} {t.severity} {t.title} · {_left(t.left_minutes, t.breached, locale)}"
-            )
+            lines.append(f"· {t.ref} {t.severity} {t.title} · {_left(t, locale)}")
     if sync.blockers:
         lines.append(tr(locale, "阻塞 {n}：", "Blockers ({n}):", n=len(sync.blockers)))
         lines += [tr(locale, "· {r} {d} · {o} · 已 {a}", "· {r} {d} · {o} · open {a}", r=b.ref, d=b.description,
@@ -78,7 +78,10 @@ def _target(ref: str, locale: str) -> str:
     return SERVICES[ref].name(locale) if ref in SERVICES else ref
 
 
-def _left(minutes: int | None, breached: bool, locale: str) -> str:
+def _left(ticket: TicketLine, locale: str) -> str:
+    minutes, breached = ticket.left_minutes, ticket.breached
+    if awaiting_confirmation(ticket.status):
+        return status_name(ticket.status, locale)
     if minutes is None:
         return tr(locale, "挂起中", "paused")
     if minutes < 0 or breached:

@@ -17,7 +17,7 @@ from bot import notify
 from bot.durations import format_span
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import sla
+from handlers import labels, sla
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla
 from handlers.workcalendar import known_years
@@ -27,7 +27,6 @@ from storage.models import ChatBinding, Engagement, Person, Ticket, TicketEvent
 log = logging.getLogger("rentian.sla")
 BATCH = 500
 _ICONS = {"warning": "⏰", "breach": "🔴", "escalation": "🚨"}
-_LEG = {"response": ("首次响应", "first response"), "resolve": ("解决", "resolution")}
 
 
 def sweep(job: JobContext) -> None:
@@ -107,7 +106,7 @@ def _send_alert(session: Session, engagement: Engagement, ticket_sla: TicketSla,
 
 def _alert_text(ticket_sla: TicketSla, ticket: Ticket, alert: sla.Alert, job: JobContext,
                 locale: str, tz: str) -> str:  # fmt: skip
-    leg = tr(locale, *_LEG[alert.leg])
+    leg = labels.clock(alert.leg, locale)
     target = ticket_sla.target(ticket.severity)
     limit = format_span(target.response if alert.leg == "response" else target.resolve, locale)
     due = ticket.response_due_at if alert.leg == "response" else ticket.resolve_due_at

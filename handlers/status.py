@@ -16,7 +16,8 @@ from bot.durations import format_person_days
 from bot.i18n import join, tr
 from handlers import budget, checklist, sla
 from handlers.catalog import LEVELS, SERVICES, SEVERITIES
-from handlers.ticket_sla import OPEN_STATUSES, TicketSla
+from handlers.ticket_sla import TicketSla
+from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late
 from storage.models import ChatBinding, Engagement, Person, Ticket
 
 
@@ -42,7 +43,8 @@ class Overview:
     budget_contracted: int
     runs_out: date | None
     open_tickets: dict[str, int]  # severity -> open tickets
-    breached_tickets: tuple[str, ...]  # refs of open tickets past a target
+    awaiting_confirmation: int  # of the open tickets: resolved, not yet confirmed
+    breached_tickets: tuple[str, ...]  # refs of open tickets running late
 
 
 def phase_of(today: date, start: date, end: date, checklist_complete: bool) -> str:
@@ -84,16 +86,17 @@ def overview(session: Session, engagement: Engagement) -> Overview:
         budget_minutes=dict(engagement.budget), hours_per_day=engagement.hours_per_day,
         client_people=int(parties.get("client", 0)), vendor_people=int(parties.get("vendor", 0)),
         chats=int(chats), open_tickets=open_by_severity(tickets),
+        awaiting_confirmation=sum(awaiting_confirmation(t.status) for t in tickets),
         budget_used=overall.used, budget_contracted=overall.contracted,
         runs_out=burn.runs_out if burn.runs_out and burn.runs_out <= engagement.end_date else None,
-        breached_tickets=tuple(t.ref for t in tickets if ticket_sla.breached(t, clock.now())),
+        breached_tickets=tuple(t.ref for t in tickets if running_late(ticket_sla, t, clock.now())),
     )  # fmt: skip
 
 
 def open_tickets(session: Session, engagement_id: int) -> list[Ticket]:
     query = select(Ticket).where(
         Ticket.engagement_id == engagement_id,
-        Ticket.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+        Ticket.status.in_(OPEN_STATES),  # type: ignore[attr-defined]
     )
     return list(session.execute(query).scalars())
 
@@ -124,6 +127,10 @@ def render(view: Overview, locale: str) -> str:
         if minutes and key in LEVELS
     ]
     services = [SERVICES[key].name(locale) for key in view.services if key in SERVICES]
+    unconfirmed = ""
+    if view.awaiting_confirmation:
+        unconfirmed = tr(locale, "，其中已解决·待确认 {n}", ", {n} resolved, awaiting confirmation",
+                         n=view.awaiting_confirmation)  # fmt: skip
     lines = [
         f"{view.code} {view.name}",
         tr(locale, "甲方 {c} · 厂商 {v}", "Client {c} · vendor {v}", c=view.client, v=view.vendor),
@@ -143,7 +150,7 @@ def render(view: Overview, locale: str) -> str:
            "People: {c} client, {v} vendor; {g} bound chat(s)",
            c=view.client_people, v=view.vendor_people, g=view.chats),
         tr(locale, "未关闭工单 {n}（{s}）", "Open tickets: {n} ({s})", n=sum(view.open_tickets.values()),
-           s=" · ".join(f"{k} {v}" for k, v in view.open_tickets.items())),
+           s=" · ".join(f"{k} {v}" for k, v in view.open_tickets.items())) + unconfirmed,
     ]  # fmt: skip
     if view.breached_tickets:
         lines.append(

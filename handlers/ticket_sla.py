@@ -13,8 +13,6 @@ from handlers import sla
 from handlers.workcalendar import WorkCalendar
 from storage.models import Engagement, Ticket
 
-OPEN_STATUSES = ("open", "in_progress", "pending")
-
 
 @dataclass(frozen=True)
 class TicketSla:

@@ -7,15 +7,16 @@ from datetime import datetime
 from bot import clock
 from bot.durations import format_span
 from bot.i18n import tr
+from handlers import labels
 from handlers.catalog import SERVICES, SEVERITIES
 from handlers.ticket_sla import TicketSla
-from storage.models import Ticket
+from storage.models import Ticket, TicketEvent
 
 STATUS = {
     "open": ("待响应", "open"),
     "in_progress": ("处理中", "in progress"),
     "pending": ("挂起", "pending"),
-    "resolved": ("已解决", "resolved"),
+    "resolved": ("已解决·待确认", "resolved, awaiting confirmation"),
     "closed": ("已关闭", "closed"),
 }
 PENDING_REASONS = {
@@ -43,6 +44,15 @@ def status_name(status: str, locale: str) -> str:
 
 def headline(ticket: Ticket, locale: str) -> str:
     return f"{ticket.ref} · {severity_name(ticket.severity, locale)} · {ticket.title}"
+
+
+def event_text(event: TicketEvent, locale: str) -> str:
+    """One history entry: `开单：报表导出超时`, `SLA 告警：首次响应即将超时`."""
+    label = labels.event(f"ticket.{event.kind}", locale)
+    note = labels.sla_alert(event.text, locale) if event.kind == "alert" else event.text
+    if not note:
+        return label
+    return tr(locale, "{l}：{n}", "{l}: {n}", l=label, n=note)
 
 
 def time_left(sla: TicketSla, ticket: Ticket, leg: str, now: datetime, locale: str) -> str:

@@ -14,7 +14,8 @@ from bot.lexer import normalise, parse_ref
 from bot.message import Mention
 from handlers import ticket_text as text
 from handlers.catalog import SERVICES, UNREGISTERED_REPORTER
-from handlers.ticket_sla import OPEN_STATUSES, TicketSla
+from handlers.ticket_sla import TicketSla
+from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, is_open, running_late
 from storage.counters import next_number
 from storage.models import Identity, Person, Ticket, TicketEvent
 
@@ -28,12 +29,6 @@ PARTIES = frozenset({"client", "vendor"})
 RESPONDERS = frozenset({"engineer", "vendor_pm"})
 _SEVERITY_LIKE = re.compile(r"^p\d+$")
 _LIST_LIMIT = 30
-EVENT_NAMES = {
-    "opened": ("开单", "opened"), "acked": ("响应", "acknowledged"),
-    "assigned": ("指派", "assigned"), "pending": ("挂起", "paused"),
-    "resumed": ("恢复", "resumed"), "note": ("备注", "note"), "resolved": ("解决", "resolved"),
-    "closed": ("关闭", "closed"), "reopened": ("重开", "reopened"), "alert": ("告警", "alert"),
-}  # fmt: skip
 
 
 # -- shared by the ticket commands ------------------------------------------------------------
@@ -174,10 +169,8 @@ def show_ticket(ctx: Context, ticket: Ticket) -> None:
     ).scalars())  # fmt: skip
     names = _names(ctx)
     for event in events[-15:]:
-        label = ctx.tr(*EVENT_NAMES.get(event.kind, (event.kind, event.kind)))
-        note = f"：{event.text}" if ctx.locale != "en" else f": {event.text}"
-        lines.append(f"  {text.when(event.at, tz)} {names.get(event.actor, event.actor)} {label}"
-                     f"{note if event.text else ''}")  # fmt: skip
+        who = names.get(event.actor, event.actor)
+        lines.append(f"  {text.when(event.at, tz)} {who} {text.event_text(event, locale)}")
     ctx.reply("\n".join(lines), "ticket.show", ticket.ref)
 
 
@@ -195,9 +188,7 @@ def _names(ctx: Context) -> dict[str, str]:
 
 def list_tickets(ctx: Context, cmd: Parsed) -> None:
     scope = cmd.arg("scope") or "open"
-    query = select(Ticket).where(
-        Ticket.engagement_id == ctx.eng.id, Ticket.status.in_(OPEN_STATUSES)
-    )  # type: ignore[attr-defined]
+    query = select(Ticket).where(Ticket.engagement_id == ctx.eng.id, Ticket.status.in_(OPEN_STATES))  # type: ignore[attr-defined]
     if scope == "mine":
         assert ctx.actor is not None
         me = ctx.actor.person.id if ctx.actor.person else None
@@ -205,8 +196,10 @@ def list_tickets(ctx: Context, cmd: Parsed) -> None:
     sla = sla_of(ctx)
     tickets = list(ctx.session.execute(query).scalars())
     if scope == "breached":
-        tickets = [t for t in tickets if sla.breached(t, ctx.now)]
-    tickets.sort(key=lambda t: (t.severity, sla.remaining(t, "resolve", ctx.now), t.number))
+        tickets = [t for t in tickets if running_late(sla, t, ctx.now)]
+    # Work still to do first; then what waits for the client side to confirm.
+    tickets.sort(key=lambda t: (awaiting_confirmation(t.status), t.severity,
+                                sla.remaining(t, "resolve", ctx.now), t.number))  # fmt: skip
     title = {"open": ("未关闭的工单", "Open tickets"), "mine": ("我的工单", "My tickets"),
              "breached": ("已超时的工单", "Breached tickets")}[scope]  # fmt: skip
     if not tickets:
@@ -218,8 +211,10 @@ def list_tickets(ctx: Context, cmd: Parsed) -> None:
     for ticket in tickets[:_LIST_LIMIT]:
         leg = "response" if ticket.acked_at is None else "resolve"
         owner = people.get(ticket.assignee_id, "—")
-        lines.append(f"{ticket.ref} {ticket.severity} {text.status_name(ticket.status, ctx.locale)} "
-                     f"{owner} {text.time_left(sla, ticket, leg, ctx.now, ctx.locale)} · {ticket.title}")  # fmt: skip
+        cells = [ticket.ref, ticket.severity, text.status_name(ticket.status, ctx.locale), owner]
+        if not awaiting_confirmation(ticket.status):  # its clocks stopped at the resolution
+            cells.append(text.time_left(sla, ticket, leg, ctx.now, ctx.locale))
+        lines.append(f"{' '.join(cells)} · {ticket.title}")
     if len(tickets) > _LIST_LIMIT:
         lines.append(ctx.tr("……另有 {n} 张", "… and {n} more", n=len(tickets) - _LIST_LIMIT))
     ctx.reply("\n".join(lines), "tickets.list")
@@ -240,7 +235,7 @@ def note_ticket(ctx: Context, cmd: Parsed) -> None:
 
 def assign_ticket(ctx: Context, cmd: Parsed) -> None:
     ticket = find(ctx, cmd.arg("ticket"))
-    if ticket.status == "closed":
+    if not is_open(ticket.status):
         raise InvalidState(ctx.tr("{r} 已关闭；要重新处理请先 /重开 {r} 原因。",
                                   "{r} is closed; /reopen {r} REASON first.", r=ticket.ref))  # fmt: skip
     person = person_for(ctx, cmd.arg("who"))
