@@ -41,10 +41,13 @@ def parse(
     )  # fmt: skip
 
 
-def render(message: Outgoing) -> str:
-    """How a message shows on the console: replies plain, others with their recipient."""
+def render(message: Outgoing, here: str = "") -> str:
+    """How a message shows on the console: in the chat `here` plain, others with their
+    recipient (`[→ @lina]` a person, `[→ #ops-room]` another chat)."""
     if message.recipient_type == "person":
         return f"[→ @{message.address}] {message.text}"
+    if here and message.address != here:
+        return f"[→ #{message.address}] {message.text}"
     return message.text
 
 

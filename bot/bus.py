@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -16,9 +17,11 @@ from sqlmodel import Session
 from bot import clock
 from bot.commands import MessageContext, Parsed, Registry
 from bot.context import Actor, Context, roles_text
+from bot.dispatcher import to_outgoing
 from bot.errors import PermissionDenied, UserError
 from bot.i18n import DEFAULT_LOCALE, tr
-from bot.message import ChatType, Inbound
+from bot.message import ChatType, Inbound, Outgoing
+from storage import outbox
 from storage.db import insert_ignore, transaction
 from storage.models import ChatBinding, Engagement, Identity, InboundKey, OutboxMessage, Person
 
@@ -37,8 +40,12 @@ class Reply:
 
 @dataclass
 class Outcome:
+    """What one message caused: the replies in its chat and, when the caller delivers its own
+    channel's messages (`deliver=True`), the other messages on that channel (`notices`)."""
+
     duplicate: bool = False
     replies: list[Reply] = field(default_factory=list)
+    notices: list[Outgoing] = field(default_factory=list)
 
 
 class Bus:
@@ -56,8 +63,14 @@ class Bus:
         self.bot_names = frozenset(name.lower() for name in bot_names)
         self.on_commit = on_commit
 
-    def handle(self, inbound: Inbound) -> Outcome:
-        """Run the message's command; a redelivered event changes nothing."""
+    def handle(self, inbound: Inbound, *, deliver: bool = False) -> Outcome:
+        """Run the message's command; a redelivered event changes nothing.
+
+        `deliver`: the caller shows this channel's messages itself (the console: the person
+        who typed is at that terminal). The rows the message causes on its own channel are
+        then committed as sent together with the state, so no dispatcher — not even a
+        running `serve` — takes them, and the caller prints them: replies, then `notices`.
+        """
         with transaction(self.engine) as session:
             fresh = insert_ignore(
                 session, InboundKey, channel=inbound.channel, key=inbound.event_id,
@@ -69,9 +82,10 @@ class Bus:
             context = self._context(session, inbound)
             self._dispatch(context, inbound)
             replies = _replies(session, context.reply_ids)
+            notices = _deliver_here(session, inbound.channel, context) if deliver else []
         if replies and self.on_commit:
             self.on_commit()
-        return Outcome(replies=replies)
+        return Outcome(replies=replies, notices=notices)
 
     def _context(self, session: Session, inbound: Inbound) -> Context:
         engagement = _engagement_for(session, inbound)
@@ -88,6 +102,7 @@ class Bus:
             bot_names=self.bot_names,
             mentions=inbound.mentions,
             locale=context.locale,
+            today=_today(context),
         )
         try:
             parsed = self.registry.parse(inbound.text, where)
@@ -212,6 +227,28 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
            "I don't know you yet: you are not on any engagement's list of people. "
            "Ask the vendor PM.")
     )  # fmt: skip
+
+
+def _today(context: Context) -> date | None:
+    """The date in the engagement's time zone: what relative dates (`+5d`) count from."""
+    if context.engagement is None:
+        return None
+    return clock.local(context.now, context.engagement.timezone).date()
+
+
+def _deliver_here(session: Session, channel: str, context: Context) -> list[Outgoing]:
+    """Mark this message's rows on `channel` sent; the ones that are not replies, in order."""
+    ids = outbox.caused(session)
+    if not ids:
+        return []
+    rows = list(session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.channel == channel)  # type: ignore[union-attr]
+        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+    ).scalars())  # fmt: skip
+    outbox.mark_delivered(session, [row.id or 0 for row in rows], context.now)
+    replies = set(context.reply_ids)
+    return [to_outgoing(row) for row in rows if row.id not in replies]
 
 
 def _replies(session: Session, ids: list[int]) -> list[Reply]:

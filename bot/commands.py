@@ -120,6 +120,7 @@ class MessageContext:
     bot_names: frozenset[str] = frozenset()
     mentions: tuple[Mention, ...] = ()
     locale: str = "zh-CN"
+    today: date | None = None  # in the engagement's time zone: relative dates (`+5d`, `明天`)
 
 
 class Registry:
@@ -320,7 +321,7 @@ def _typed(kind: ArgKind, raw: str, prefixes: tuple[str, ...], where: MessageCon
         duration: Duration | None = parse_duration(raw)
         return duration
     if kind == "date":
-        day: date | None = parse_date(raw)
+        day: date | None = parse_date(raw, where.today)
         return day
     if kind == "person":
         return _mention(raw, where)

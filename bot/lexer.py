@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 _SPACES = " \t\r\n\u3000\u00a0\u2002\u2003\u2009\u200b"
 # ASCII ' is not a quote: it is an apostrophe in "can't log in".
@@ -20,6 +20,17 @@ _EQUALS = ("=", "＝")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,30}$|^[\u4e00-\u9fff]{1,6}$")
 _REF = re.compile(r"^([a-z]{1,3})-(\d{1,9})$")
 _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$|^(\d{4})年(\d{1,2})月(\d{1,2})日?$")
+_OFFSET = re.compile(r"^([+-])(\d{1,4})(d|天|w|周)$")
+_DAY_WORDS = {
+    "今天": 0,
+    "today": 0,
+    "明天": 1,
+    "tomorrow": 1,
+    "后天": 2,
+    "昨天": -1,
+    "yesterday": -1,
+}
+MAX_OFFSET_DAYS = 3660  # `+Nd` reaches ten years at most
 
 
 @dataclass(frozen=True)
@@ -101,13 +112,37 @@ def parse_ref(text: str, prefixes: tuple[str, ...] = ()) -> tuple[str, int] | No
     return prefix, int(match.group(2))
 
 
-def parse_date(text: str) -> date | None:
-    """`2026-11-25`, `2026/11/25`, `2026.11.25`, `2026年11月25日`; None otherwise."""
-    match = _DATE.match(normalise(text))
+def parse_date(text: str, today: date | None = None) -> date | None:
+    """`2026-11-25`, `2026/11/25`, `2026.11.25`, `2026年11月25日`; None otherwise.
+
+    Given `today` (in the engagement's time zone), also `今天`/`today`, `明天`/`tomorrow`,
+    `后天`, `昨天`/`yesterday` and offsets such as `+5d`, `+3天`, `-2d`, `+2w`, `+1周`.
+    """
+    word = normalise(text)
+    if today is not None:
+        relative = _relative_day(word, today)
+        if relative is not None:
+            return relative
+    match = _DATE.match(word)
     if match is None:
         return None
     groups = [g for g in match.groups() if g is not None]
     try:
         return date(int(groups[0]), int(groups[1]), int(groups[2]))
     except ValueError:
+        return None
+
+
+def _relative_day(word: str, today: date) -> date | None:
+    if word in _DAY_WORDS:
+        return today + timedelta(days=_DAY_WORDS[word])
+    match = _OFFSET.match(word)
+    if match is None:
+        return None
+    days = int(match.group(2)) * (7 if match.group(3) in ("w", "周") else 1)
+    if days > MAX_OFFSET_DAYS:
+        return None
+    try:
+        return today + timedelta(days=days if match.group(1) == "+" else -days)
+    except OverflowError:
         return None

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from adapters import console
 from bot import clock
-from bot.bus import Reply
+from bot.bus import Outcome
 from bot.message import Outgoing
 from bot.runtime import Runtime, build
 from config.settings import DEMO_ENGAGEMENT, load_settings
 from storage import audit, outbox
 from storage.db import transaction
 from storage.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from handlers.sow import EngagementSpec
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -40,7 +46,7 @@ def init(args: argparse.Namespace) -> int:
         f"database {runtime.engine.url.render_as_string(hide_password=True)}: schema {after} ({state})"
     )
     if args.demo:
-        _apply_file(runtime, DEMO_ENGAGEMENT)
+        _apply_demo(runtime)
     return 0
 
 
@@ -51,10 +57,29 @@ def engagement_apply(args: argparse.Namespace) -> int:
 
 
 def _apply_file(runtime: Runtime, path: Path) -> None:
-    from handlers import engagements
     from handlers.sow import load_engagement_file
 
-    spec = load_engagement_file(path)
+    _apply(runtime, load_engagement_file(path))
+
+
+def _apply_demo(runtime: Runtime) -> None:
+    """The demo engagement, dated from last month on its first creation (see handlers.demo)."""
+    from handlers import demo
+    from handlers.sow import load_engagement_file
+    from storage.models import Engagement
+
+    spec = load_engagement_file(DEMO_ENGAGEMENT)
+    with transaction(runtime.engine) as session:
+        start = session.execute(
+            select(Engagement.start_date).where(Engagement.code == spec.code)
+        ).scalar_one_or_none()
+    today = clock.local(clock.now(), spec.timezone).date()
+    _apply(runtime, demo.dated(spec, start or demo.demo_start(today)))
+
+
+def _apply(runtime: Runtime, spec: EngagementSpec) -> None:
+    from handlers import engagements
+
     with transaction(runtime.engine) as session:
         result = engagements.apply(session, spec, clock.now())
     print(f"engagement {result.code}: {result.action}")
@@ -76,98 +101,134 @@ def say(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         inbound = replace(inbound, channel=args.channel)
-    outcome = runtime.bus.handle(inbound)
-    if args.channel == console.CHANNEL:
-        _delivered(runtime, [reply.id for reply in outcome.replies])
-    _print_replies(outcome.replies, args.json)
+    outcome = runtime.bus.handle(inbound, deliver=args.channel == console.CHANNEL)
+    _print_outcome(outcome, args.chat, args.json)
     return 0
 
 
-def _print_replies(replies: list[Reply], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([{"kind": r.kind, "ref": r.ref, "text": r.text} for r in replies],
-                         ensure_ascii=False))  # fmt: skip
+def _print_outcome(outcome: Outcome, chat_id: str, as_json: bool) -> None:
+    """The replies, then the other console messages the message caused (`[→ @lina] …`)."""
+    if as_json:  # replies as {kind, ref, text}; notices add "to": "@person" or "#chat"
+        items = [{"kind": r.kind, "ref": r.ref, "text": r.text} for r in outcome.replies]
+        items += [{"kind": n.kind, "ref": n.ref, "text": n.text, "to": _addressee(n)}
+                  for n in outcome.notices]  # fmt: skip
+        print(json.dumps(items, ensure_ascii=False))
         return
-    for reply in replies:
+    for reply in outcome.replies:
         print(reply.text)
+    for notice in outcome.notices:
+        print(console.render(notice, here=chat_id))
 
 
-def _delivered(runtime: Runtime, ids: list[int]) -> None:
-    with transaction(runtime.engine) as session:
-        outbox.mark_delivered(session, ids, clock.now())
+def _addressee(message: Outgoing) -> str:
+    return ("@" if message.recipient_type == "person" else "#") + message.address
 
 
 def chat(args: argparse.Namespace) -> int:
-    """A console REPL: each line is a message from the current user; `/as USER` switches."""
+    """A console REPL: each line is a message from the current user; `/as USER` switches.
+
+    The replies and notices a line causes are printed here, by this process (see `say`),
+    whether or not a server is running.
+    """
     runtime = _runtime(args)
     user = args.user
     interactive = sys.stdin.isatty()
-    seen = _last_outbox_id(runtime)
     if interactive:
         print(f"Rentian console — chat {args.chat}. /as USER switches speaker, /quit leaves.")
-    while True:
-        if interactive:
-            print(f"{user}> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            return 0
-        text = line.strip()
-        if not text:
-            continue
-        if text in ("/quit", "/exit", "/退出"):
-            return 0
-        if text.startswith(("/as ", "／as ")):
-            user = text[4:].strip() or user
-            print(f"(now speaking as {user})")
-            continue
-        inbound = console.parse(args.chat, user, text, now=clock.now(), direct=args.direct,
-                                bot_names=runtime.bot_names)  # fmt: skip
-        runtime.bus.handle(inbound)
-        seen = _show_console_messages(runtime, args.chat, seen)
+    try:
+        while True:
+            if interactive:
+                print(f"{user}> ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                return 0
+            text = line.strip()
+            if not text:
+                continue
+            if text in ("/quit", "/exit", "/退出"):
+                return 0
+            words = text.split(maxsplit=1)
+            if words[0] in ("/as", "／as"):
+                user = _switch_speaker(runtime, args.chat, user, words[1:])
+                continue
+            inbound = console.parse(args.chat, user, text, now=clock.now(), direct=args.direct,
+                                    bot_names=runtime.bot_names)  # fmt: skip
+            _print_outcome(runtime.bus.handle(inbound, deliver=True), args.chat, as_json=False)
+    except KeyboardInterrupt:
+        print()
+        return 0
 
 
-def _last_outbox_id(runtime: Runtime) -> int:
+def _switch_speaker(runtime: Runtime, chat_id: str, user: str, words: list[str]) -> str:
+    """`/as NAME`: speak as that console user; with no name or an unknown one, say why."""
+    names = _console_names(runtime, chat_id)
+    if not words:
+        print(f"(speaking as {user}; /as NAME switches to another console user: "
+              f"{', '.join(names) or 'none known here'})")  # fmt: skip
+        return user
+    wanted = words[0].strip()
+    if wanted in names or not names:
+        print(f"(now speaking as {wanted})")
+        return wanted
+    close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else f"known here: {', '.join(names)}"
+    print(f"(no console user {wanted!r} in this chat's engagement; {hint} Still {user}.)")
+    return user
+
+
+def _console_names(runtime: Runtime, chat_id: str) -> list[str]:
+    """The console names of the people of this chat's engagement (of every engagement when
+    the chat is not bound yet)."""
+    from storage.models import ChatBinding, Identity
+
+    query = select(Identity.external_id).where(Identity.channel == console.CHANNEL)
     with transaction(runtime.engine) as session:
-        return int(
-            session.execute(
-                select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)
-            ).scalar()
-            or 0
-        )  # type: ignore[union-attr]
-
-
-def _show_console_messages(runtime: Runtime, chat_id: str, after: int) -> int:
-    """Print this chat's new console messages and anyone's console direct messages."""
-    with transaction(runtime.engine) as session:
-        rows = list(session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.id > after, OutboxMessage.channel == console.CHANNEL,  # type: ignore[operator]
-                   OutboxMessage.status == outbox.PENDING)
-            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-        ).scalars())  # fmt: skip
-        shown = [r for r in rows if r.recipient_type == "person" or r.address == chat_id]
-        for row in shown:
-            print(console.render(_outgoing(row)))
-        outbox.mark_delivered(session, [r.id or 0 for r in shown], clock.now())
-    return max([after, *(r.id or 0 for r in rows)])
-
-
-def _outgoing(row: OutboxMessage) -> Outgoing:
-    from bot.dispatcher import to_outgoing
-
-    return to_outgoing(row)
+        bound = session.execute(
+            select(ChatBinding.engagement_id).where(
+                ChatBinding.channel == console.CHANNEL, ChatBinding.chat_id == chat_id
+            )
+        ).scalar_one_or_none()
+        if bound is not None:
+            query = query.where(Identity.engagement_id == bound)
+        return sorted(set(session.execute(query).scalars()))
 
 
 def tick(args: argparse.Namespace) -> int:
+    """Run the due jobs; print each job's result, then every message the run queued."""
     from bot.scheduler import tick as run_due
 
     runtime = _runtime(args)
-    results = run_due(runtime.engine, runtime.jobs)
+    before = _last_outbox_id(runtime)
+    with clock.frozen(clock.now()) as now:  # one instant for the whole run
+        results = run_due(runtime.engine, runtime.jobs)
     for name, ok in results:
         print(f"{name}: {'ok' if ok else 'FAILED (see log)'}")
     if not results:
         print("nothing due")
+    queued = _queued_since(runtime, before, now)
+    for row in queued:
+        where = "@" + row.recipient if row.recipient_type == "person" else "#" + row.recipient
+        print(f"  queued {row.kind} {row.ref or '-'} → {row.channel} {where}")
+    if results:
+        print(f"{len(queued)} message(s) queued")
     return 0 if all(ok for _, ok in results) else 1
+
+
+def _last_outbox_id(runtime: Runtime) -> int:
+    with transaction(runtime.engine) as session:
+        query = select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)  # type: ignore[union-attr]
+        return int(session.execute(query).scalar() or 0)
+
+
+def _queued_since(runtime: Runtime, after: int, now: datetime) -> list[OutboxMessage]:
+    """Rows added after id `after` at the run's instant (jobs stamp their rows with it)."""
+    with transaction(runtime.engine) as session:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.id > after, OutboxMessage.created_at == now)  # type: ignore[operator]
+            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        )
+        return list(session.execute(query).scalars())
 
 
 def outbox_list(args: argparse.Namespace) -> int:
@@ -224,14 +285,6 @@ def export_statement(args: argparse.Namespace) -> int:
     from storage.models import Engagement
 
     runtime = _runtime(args)
-    try:
-        statement.month_bounds(args.month)
-    except ValueError:
-        print(
-            f"rentian: --month: not a month: {args.month!r} (YYYY-MM, e.g. 2026-11)",
-            file=sys.stderr,
-        )
-        return 2
     with transaction(runtime.engine) as session:
         engagement = session.execute(
             select(Engagement).where(Engagement.code == args.engagement)
@@ -239,7 +292,15 @@ def export_statement(args: argparse.Namespace) -> int:
         if engagement is None:
             print(f"rentian: no engagement {args.engagement!r}", file=sys.stderr)
             return 2
-        built = statement.build(session, engagement, args.month)
+        try:
+            month = statement.month_named(
+                args.month, clock.local(clock.now(), engagement.timezone).date()
+            )
+        except ValueError:
+            print(f"rentian: --month: not a month: {args.month!r} "
+                  "(YYYY-MM such as 2026-11, or last, this)", file=sys.stderr)  # fmt: skip
+            return 2
+        built = statement.build(session, engagement, month)
     out = Path(args.out)
     kind = args.format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -249,7 +310,7 @@ def export_statement(args: argparse.Namespace) -> int:
         if built.confirmed
         else ("closed by the vendor" if built.closed else "unsigned")
     )
-    print(f"{out}: {args.engagement} {args.month}, {len(built.entries)} entries, "
+    print(f"{out}: {args.engagement} {month}, {len(built.entries)} entries, "
           f"{built.total_minutes} minutes, {signed}")  # fmt: skip
     return 0
 

@@ -40,18 +40,17 @@ def _month(ctx: Context, cmd: Parsed, default_previous: bool = False) -> str:
         if not default_previous:
             raise UsageError(
                 ctx.tr(
-                    "请写明月份，例如 /结算 关闭 2026-11",
-                    "Name the month, e.g. /period close 2026-11",
+                    "请写明月份，例如 /结算 关闭 上月 或 /结算 关闭 2026-11",
+                    "Name the month, e.g. /period close last or /period close 2026-11",
                 )
             )
-        first = today.replace(day=1)
-        return f"{first.fromordinal(first.toordinal() - 1):%Y-%m}"
+        return statement.month_named("last", today)
     try:
-        first, _ = statement.month_bounds(word.replace("/", "-").replace(".", "-"))
+        return statement.month_named(word, today)
     except ValueError:
-        raise UsageError(ctx.tr("“{w}”不是月份（格式 YYYY-MM，例如 2026-11）。",
-                                "'{w}' is not a month (YYYY-MM, e.g. 2026-11).", w=word)) from None  # fmt: skip
-    return f"{first:%Y-%m}"
+        raise UsageError(ctx.tr("“{w}”不是月份（YYYY-MM，例如 2026-11；或 上月、本月）。",
+                                "'{w}' is not a month (YYYY-MM, e.g. 2026-11; or last, this).",
+                                w=word)) from None  # fmt: skip
 
 
 def _summary(ctx: Context, month: str) -> tuple[statement.Statement, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar as month_calendar
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -118,6 +118,22 @@ def month_bounds(month: str) -> tuple[date, date]:
     """First and last day of `YYYY-MM`; ValueError if it is not a month."""
     year, number = (int(part) for part in month.split("-"))
     return date(year, number, 1), date(year, number, month_calendar.monthrange(year, number)[1])
+
+
+_MONTH_WORDS = {"本月": 0, "this": 0, "上月": -1, "上个月": -1, "last": -1, "previous": -1}
+
+
+def month_named(word: str, today: date) -> str:
+    """`YYYY-MM` (also `2026/11`, `2026.11`), or a month relative to `today`: `上月`/`last`,
+    `本月`/`this`. ValueError if `word` is none of these."""
+    word = word.strip().lower()
+    if word in _MONTH_WORDS:
+        first = today.replace(day=1)
+        if _MONTH_WORDS[word] < 0:
+            first = (first - timedelta(days=1)).replace(day=1)
+        return f"{first:%Y-%m}"
+    first, _ = month_bounds(word.replace("/", "-").replace(".", "-"))
+    return f"{first:%Y-%m}"
 
 
 def build(session: Session, engagement: Engagement, month: str) -> Statement:

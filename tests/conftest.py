@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,19 @@ def pytest_report_header() -> str:
     if PG_URL:
         return "PostgreSQL suite: on (RENTIAN_TEST_PG_URL is set)"
     return "PostgreSQL suite: skipped (set RENTIAN_TEST_PG_URL to run it)"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Skips say why, grouped: one line per reason with its count (the run is `-q`)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.write_sep("-", "skipped, and why")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{reason} ({count} test{'s' if count > 1 else ''})")
 
 
 @pytest.fixture(autouse=True)

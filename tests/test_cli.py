@@ -14,14 +14,16 @@ from bot.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from storage.migrate import head_revision
 
+NOW = "2026-11-25T10:00:00+08:00"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def rentian(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot` as a separate process, as an operator would."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    """Run `python -m bot` as a separate process, as an operator would, at a fixed instant
+    unless `env` names another."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_NOW": NOW, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,

@@ -46,3 +46,19 @@ def test_tokens_are_slices_of_the_text(text: str) -> None:
             assert text[token.start : token.end] == token.text
         else:
             assert token.text in text[token.start : token.end]
+
+
+def test_relative_dates_need_today_and_are_bounded() -> None:
+    today = date(2026, 11, 30)
+    assert parse_date("今天", today) == today and parse_date("Today", today) == today
+    assert parse_date("明天", today) == date(2026, 12, 1) == parse_date("tomorrow", today)
+    assert parse_date("昨天", today) == date(2026, 11, 29) and parse_date("后天", today) == date(
+        2026, 12, 2
+    )
+    assert parse_date("+5d", today) == date(2026, 12, 5) == parse_date("＋5天", today)
+    assert parse_date("-2d", today) == date(2026, 11, 28)
+    assert parse_date("+2w", today) == date(2026, 12, 14) == parse_date("+2周", today)
+    assert parse_date("+3660d", today) == date(2036, 12, 7)
+    assert parse_date("+3661d", today) is None and parse_date("+9999w", today) is None
+    assert parse_date("+5d") is None and parse_date("5d", today) is None
+    assert parse_date("2026-12-10", today) == date(2026, 12, 10)

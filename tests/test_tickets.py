@@ -238,8 +238,13 @@ def test_the_command_line_with_now(applied_cli: str, capsys) -> None:
             "生产库宕机",
         ]
     )
-    (opened,) = json.loads(capsys.readouterr().out)
+    opened, *notices = json.loads(capsys.readouterr().out)
     assert (opened["kind"], opened["ref"]) == ("ticket.opened", "T-1")
+    # the console delivers what the message caused on its channel: the PM and the CM are told
+    assert sorted((n["kind"], n["to"]) for n in notices) == [
+        ("ticket.opened", "@sunwei"),
+        ("ticket.opened", "@zhoumin"),
+    ]
     main([*db, "--now", "2026-11-25T10:16:00+08:00", "tick"])
     main([*db, "--now", "2026-11-25T10:16:00+08:00", "tick"])
     capsys.readouterr()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.sync.server import Server, ServerConnection, serve
+
+from bot import clock
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 GROUP_PATH = "/v1.0/robot/groupMessages/send"
@@ -99,7 +100,7 @@ class FakeDingtalk:
         frame = {"specVersion": "1.0", "type": "CALLBACK",
                  "headers": {"appId": self.client_id, "contentType": "application/json",
                              "messageId": message_id, "topic": topic,
-                             "time": str(int(time.time() * 1000))},
+                             "time": str(int(clock.now().timestamp() * 1000))},
                  "data": json.dumps(data, ensure_ascii=False)}  # fmt: skip
         with self._lock:
             socket = self._sockets[-1]
