@@ -15,7 +15,8 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from bot import clock
-from bot.commands import MessageContext, Parsed, Registry
+from bot.assurance import SIGNING, permits
+from bot.commands import Command, MessageContext, Parsed, Registry
 from bot.context import Actor, Context, roles_text
 from bot.dispatcher import to_outgoing
 from bot.errors import PermissionDenied, UserError
@@ -132,6 +133,8 @@ class Bus:
         command, locale = parsed.command, context.locale
         if command.needs_engagement and context.engagement is None:
             raise _no_engagement(context.session, inbound, locale)
+        if not permits(inbound.assurance, command.needs, email_signing=_email_signing(context)):
+            raise PermissionDenied(_unproven(command, inbound, locale))
         if not command.needs_engagement:
             return
         if context.actor is None:
@@ -227,6 +230,28 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
            "I don't know you yet: you are not on any engagement's list of people. "
            "Ask the vendor PM.")
     )  # fmt: skip
+
+
+def _email_signing(context: Context) -> bool:
+    """The engagement lets mail whose domain vouched for it (DMARC) sign (`email_signing`)."""
+    return bool(context.engagement and (context.engagement.rules or {}).get("email_signing"))
+
+
+def _unproven(command: Command, inbound: Inbound, locale: str) -> str:
+    name = command.aliases[0] if locale != "en" and command.aliases else command.name
+    if command.needs == SIGNING:
+        return tr(locale,
+                  "无法确认这条消息（{ch}）确实由你发出，不能用它执行 /{c}：签署、验收、结算、评估和指派"
+                  "需要确认身份。请在项目群里发送，或点击卡片上的按钮。",
+                  "This message ({ch}) cannot be proven to come from you, so it cannot run /{c}: "
+                  "signing, acceptance, month closes, estimates and assignments need a proven "
+                  "sender. Send it in the engagement's group chat, or use the card's button.",
+                  ch=inbound.channel, c=name)  # fmt: skip
+    return tr(locale,
+              "无法确认这条消息（{ch}）的发件人，只能开工单或补充工单；/{c} 请在项目群里发送。",
+              "The sender of this message ({ch}) cannot be proven: it may open a ticket or add "
+              "to one, nothing more. Send /{c} in the engagement's group chat.",
+              ch=inbound.channel, c=name)  # fmt: skip
 
 
 def _today(context: Context) -> date | None:

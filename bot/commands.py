@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.assurance import EVERYDAY, Assurance
 from bot.durations import Duration, parse_duration
 from bot.errors import UsageError
 from bot.i18n import tr
@@ -75,6 +76,8 @@ class Command:
     example: str = ""
     example_en: str = ""
     needs_engagement: bool = True
+    # How sure we must be of the sender (bot.assurance): INTAKE, EVERYDAY or SIGNING.
+    needs: Assurance = EVERYDAY
 
     def words(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)

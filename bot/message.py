@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.assurance import Assurance
+
 
 class ChatType(StrEnum):
     GROUP = "group"
@@ -57,6 +59,8 @@ class Inbound:
     mentions: tuple[Mention, ...] = ()
     message_id: str = ""
     reply_to: str = ""
+    # How sure the channel is of the sender (see bot.assurance); set by the adapter.
+    assurance: Assurance = Assurance.PLATFORM
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

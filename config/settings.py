@@ -194,6 +194,8 @@ class _Channel(_Section):
 class HttpSettings(_Section):
     host: Annotated[str, AfterValidator(_not_blank), AfterValidator(_host)] = "127.0.0.1"
     port: Port = 8080
+    # Largest request body read, before any signature check; larger ones get 413.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
 
 
 class BotSettings(_Section):
@@ -221,14 +223,15 @@ class FeishuSettings(_Channel):
     mode: Literal["webhook", "longconn"] = "webhook"
     app_id: Annotated[str, AfterValidator(_feishu_app_id)] = ""
     app_secret: Visible = ""
-    encrypt_key: Visible = ""  # optional: without it Feishu posts events unencrypted
+    encrypt_key: Visible = ""  # the webhook's signature key (X-Lark-Signature) and AES key
     verification_token: Visible = ""
     domain: Annotated[str, AfterValidator(_feishu_domain)] = "https://open.feishu.cn"
 
     def _needs(self) -> list[str]:
         # Without the token the SDK refuses Feishu's own callbacks (they carry one) and takes
         # unsigned posts from anyone; the long connection logs in with the app's credentials.
-        webhook = ["verification_token"] if self.mode == "webhook" else []
+        # Without the encrypt key a callback carries no signature at all: fail closed.
+        webhook = ["encrypt_key", "verification_token"] if self.mode == "webhook" else []
         return ["app_id", "app_secret", *webhook, "domain"]
 
 
@@ -238,6 +241,10 @@ class DingtalkSettings(_Channel):
     client_secret: Visible = ""  # also the key of the HTTP mode's signatures
     robot_code: Visible = ""  # every proactive send names the robot
     api_base: BaseUrl = "https://api.dingtalk.com"
+    # HTTP mode only. Its signature covers the timestamp, not the body: a captured pair is
+    # accepted once, within this many seconds, and never for signing unless allowed here.
+    http_window_seconds: int = Field(default=300, ge=30, le=3600)
+    http_allow_signing: bool = False
 
     def _needs(self) -> list[str]:
         return ["client_id", "client_secret", "robot_code", "api_base"]
@@ -270,6 +277,9 @@ class EmailSettings(_Channel):
     smtp_starttls: bool = False
     smtp_user: str = ""
     smtp_password: str = ""
+    # The authserv-id our own MTA writes in Authentication-Results (RFC 8601); only those
+    # headers are trusted. Empty: mail may open tickets and add to them, nothing more.
+    authserv_id: Visible = ""
 
     def _needs(self) -> list[str]:
         watch = ["imap_user", "imap_folder"] if self.imap_host else []

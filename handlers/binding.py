@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
 from bot.context import Actor, Context
 from bot.errors import InvalidState, NotFound, PermissionDenied
@@ -83,5 +84,6 @@ COMMANDS = [
         example="/绑定 DEMO-2026",
         example_en="/bind DEMO-2026",
         needs_engagement=False,
+        needs=SIGNING,
     ),
 ]

@@ -13,6 +13,7 @@ import hashlib
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.durations import format_person_days
@@ -344,16 +345,16 @@ COMMANDS = [
     Command("cr estimate", ("评估", "变更 评估"), ("项目经理按级别评估人天", "the PM estimates person-days by level"),
             estimate_cr, roles=frozenset({"vendor_pm"}), args=(Arg("cr", "ref", ("CR-n", "CR-n"), prefixes=("CR",)),),
             options=(*_LEVEL_OPTIONS, Option("due", "word", ("计划影响", "IMPACT"), aliases=("影响",))),
-            example="/评估 CR-1 senior=3 mid=2 due=+5d", example_en="/cr estimate CR-1 senior=3 mid=2 due=+5d"),
+            example="/评估 CR-1 senior=3 mid=2 due=+5d", example_en="/cr estimate CR-1 senior=3 mid=2 due=+5d", needs=SIGNING),
     Command("cr", ("变更",), ("提出变更单（书面），或查看 CR-n", "file a change request in writing, or show CR-n"),
             file_cr, roles=FILERS,
             args=(Arg("title", "word", ("\"标题\"", "\"TITLE\"")), Arg("description", "text", ("说明", "DESCRIPTION"), required=False)),
             example='/变更 "新增库存报表" 每日 8 点推送库存汇总', example_en='/cr "inventory report" daily stock summary at 8am'),
     Command("sign", ("签署",), ("签署变更单（双方各一人）", "sign a change request (one person per party)"), sign,
             roles=SIGNERS, args=(Arg("ref", "ref", ("CR-n", "CR-n"), prefixes=("CR",)),),
-            example="/签署 CR-1", example_en="/sign CR-1"),
+            example="/签署 CR-1", example_en="/sign CR-1", needs=SIGNING),
     Command("reject", ("驳回",), ("驳回变更单或交付物（注明原因）", "reject a change request or a deliverable, with the reason"),
             reject, roles=SIGNERS,
             args=(Arg("ref", "ref", ("CR-n|D-n", "CR-n|D-n"), prefixes=("CR", "D")), Arg("reason", "text", ("原因", "REASON"))),
-            example="/驳回 CR-1 超出本期预算", example_en="/reject CR-1 beyond this quarter's budget"),
+            example="/驳回 CR-1 超出本期预算", example_en="/reject CR-1 beyond this quarter's budget", needs=SIGNING),
 ]  # fmt: skip

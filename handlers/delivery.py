@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import clock
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
@@ -314,7 +315,7 @@ COMMANDS = [
             example='/交付 K-1 "数据同步设计文档" https://docs.example/sync', example_en='/deliver K-1 "sync design" https://docs.example/sync'),
     Command("accept", ("验收",), ("甲方审批人签署验收单", "the client approver signs a deliverable's acceptance"),
             accept, roles=frozenset({APPROVER}), args=(Arg("ref", "ref", ("D-n", "D-n"), prefixes=("D",)),),
-            example="/验收 D-1", example_en="/accept D-1"),
+            example="/验收 D-1", example_en="/accept D-1", needs=SIGNING),
     Command("deliverables", ("交付列表",), ("交付物及验收状态", "deliverables and their acceptance"),
             list_deliverables, roles=PARTIES, example="/交付列表", example_en="/deliverables"),
     Command("training", ("培训",), ("记录已举行的培训（知识转移）", "record a training held (knowledge transfer)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.assurance import INTAKE
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context, roles_text
 from bot.errors import NotFound
@@ -78,5 +79,6 @@ COMMANDS = [
         example="/帮助 完成",
         example_en="/help done",
         needs_engagement=False,
+        needs=INTAKE,
     ),
 ]

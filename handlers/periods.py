@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot import clock
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_person_days
@@ -169,13 +170,13 @@ def reopen(ctx: Context, cmd: Parsed) -> None:
 _MONTH = Arg("month", "word", ("月份", "YYYY-MM"))
 COMMANDS = [
     Command("period close", ("结算 关闭",), ("项目经理关闭月度人天结算", "the PM closes a month"), close,
-            args=(_MONTH,), roles=frozenset({"vendor_pm"}), example="/结算 关闭 2026-11", example_en="/period close 2026-11"),
+            args=(_MONTH,), roles=frozenset({"vendor_pm"}), example="/结算 关闭 2026-11", example_en="/period close 2026-11", needs=SIGNING),
     Command("period confirm", ("结算 确认",), ("甲方审批人确认月度结算", "the client approver confirms a month"), confirm,
             args=(_MONTH,), roles=frozenset({"client_approver"}), example="/结算 确认 2026-11",
-            example_en="/period confirm 2026-11"),
+            example_en="/period confirm 2026-11", needs=SIGNING),
     Command("period reopen", ("结算 重开",), ("对方签署前重开月度结算", "reopen a month before the other side signs"), reopen,
             args=(_MONTH, Arg("reason", "text", ("原因", "REASON"), required=False)), roles=SIGNERS,
-            example="/结算 重开 2026-11 漏报两天", example_en="/period reopen 2026-11 two days missing"),
+            example="/结算 重开 2026-11 漏报两天", example_en="/period reopen 2026-11 two days missing", needs=SIGNING),
     Command("period", ("结算",), ("月度结算状态", "a month's close and its totals"), show,
             args=(Arg("month", "word", ("月份", "YYYY-MM"), required=False),), roles=VIEWERS,
             example="/结算 2026-11", example_en="/period 2026-11"),

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.durations import format_person_days, parse_duration
@@ -400,7 +401,7 @@ COMMANDS = [
             roles=PARTIES, args=(Arg("task", "ref", ("K-n", "K-n"), required=False, prefixes=("K",)),),
             example="/任务 K-1", example_en="/task K-1"),
     Command("scope sign", ("范围 签署",), ("签署范围基线（双方各一）", "sign the scope baseline (one per party)"),
-            sign_scope, roles=SIGNERS, example="/范围 签署", example_en="/scope sign"),
+            sign_scope, roles=SIGNERS, example="/范围 签署", example_en="/scope sign", needs=SIGNING),
     Command("scope", ("范围",), ("范围基线状态", "the scope baseline and its signatures"), show_scope, roles=PARTIES,
             example="/范围", example_en="/scope"),
 ]  # fmt: skip

@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import select
 
+from bot.assurance import INTAKE, SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
@@ -258,7 +259,7 @@ _TICKET = Arg("ticket", "ref", ("工单号", "TICKET"), prefixes=("T",))
 COMMANDS = [
     Command(
         name="ticket", aliases=("工单",), summary=("开工单，或查看工单 T-n", "open a ticket, or show ticket T-n"),
-        handler=ticket_command, roles=OPENERS,
+        handler=ticket_command, roles=OPENERS, needs=INTAKE,
         args=(Arg("severity", "choice", ("P1-P4", "P1-P4"), required=False, choices=SEVERITY_WORDS),
               Arg("title", "text", ("标题", "TITLE"))),
         options=(Option("svc", "word", ("服务", "SERVICE"), aliases=("服务",)),),
@@ -274,13 +275,13 @@ COMMANDS = [
     ),
     Command(
         name="note", aliases=("备注",), summary=("给工单加一条记录", "add a note to a ticket's history"),
-        handler=note_ticket, roles=PARTIES,
+        handler=note_ticket, roles=PARTIES, needs=INTAKE,
         args=(_TICKET, Arg("text", "text", ("内容", "TEXT"))),
         example="/备注 T-7 已收到日志", example_en="/note T-7 logs received",
     ),
     Command(
         name="assign", aliases=("指派",), summary=("把工单指派给工程师", "assign a ticket to an engineer"),
-        handler=assign_ticket, roles=RESPONDERS,
+        handler=assign_ticket, roles=RESPONDERS, needs=SIGNING,
         args=(_TICKET, Arg("who", "person", ("@工程师", "@ENGINEER"))),
         example="/指派 T-7 @zhaogang", example_en="/assign T-7 @zhaogang",
     ),

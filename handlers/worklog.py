@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot import clock, notify
+from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed
 from bot.context import Context
 from bot.durations import Duration, format_person_days, parse_duration
@@ -274,7 +275,7 @@ COMMANDS = [
                   Arg("reason", "text", ("原因", "REASON"))),
             options=(_SVC, _DATE),
             example="/报工 调整 @zhaogang -2h T-7 date=2026-11-20 重复记录",
-            example_en="/log adjust @zhaogang -2h T-7 date=2026-11-20 logged twice"),
+            example_en="/log adjust @zhaogang -2h T-7 date=2026-11-20 logged twice", needs=SIGNING),
 ]  # fmt: skip
 
 JOBS = [Job("worklog.reminder", timedelta(minutes=5), remind, "remind engineers with no log today")]

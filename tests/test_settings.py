@@ -35,7 +35,7 @@ def test_example_file_documents_valid_settings(monkeypatch: pytest.MonkeyPatch) 
 def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "rentian.toml"
     config.write_text(
-        '[feishu]\nenabled = true\napp_id = "cli_1"\nverification_token = "v"\n[http]\nport = 9000\n', encoding="utf-8"
+        '[feishu]\nenabled = true\napp_id = "cli_1"\nencrypt_key = "e"\nverification_token = "v"\n[http]\nport = 9000\n', encoding="utf-8"
     )
     monkeypatch.setenv("RENTIAN_CONFIG", str(config))
     monkeypatch.setenv("RENTIAN_FEISHU__APP_SECRET", "from-env")

@@ -26,6 +26,7 @@ FEISHU = {
     "enabled": True,
     "app_id": "cli_a1b2c3d4e5f6a7b8",
     "app_secret": "s3cret",
+    "encrypt_key": "e-key",
     "verification_token": "v-token",
 }
 DINGTALK = {
@@ -162,6 +163,10 @@ def test_accepted(sections: dict[str, Any]) -> None:
             "feishu.domain: must be https (http only for 127.0.0.1, localhost or ::1)",
         ),
         ({"feishu": {"mode": "websocket"}}, "feishu.mode: must be 'webhook' or 'longconn'"),
+        (
+            {"feishu": {**FEISHU, "encrypt_key": ""}},
+            "feishu: enabled, but encrypt_key is not set",
+        ),
         (
             {"feishu": {**FEISHU, "verification_token": ""}},
             "feishu: enabled, but verification_token is not set",
