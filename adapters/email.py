@@ -9,6 +9,10 @@ it. A reply finds its ticket by In-Reply-To/References (our Message-IDs carry th
 starting with `/` run as commands with the sender's permissions and the rest becomes a note.
 The bus refuses notes from people outside the engagement as usual.
 
+A From address proves nothing. A mail whose domain vouched for it — DMARC, or an aligned DKIM
+or SPF pass, as our own MTA recorded it in Authentication-Results under `authserv_id` — carries
+`Assurance.DOMAIN`; any other only `Assurance.ADDRESS`: it may open a ticket and add to one.
+
 Mail has no chat to answer in, so an `Inbound.message_id` here is a reply handle:
 `"<message-id> sender@address"` — the answer goes to that sender, threaded under that id,
 even days later (the scheduler keeps it on the ticket). Auto-replies, bulk mail, delivery
@@ -32,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 import aioimaplib  # type: ignore[import-untyped]
 import aiosmtplib
 
-from adapters.email_parse import Mail, loop_reason, read, severity_and_title, ticket_ref
+from adapters.email_parse import Mail, loop_reason, read, severity_and_title, ticket_ref, vouched_by
 from bot import clock
+from bot.assurance import Assurance
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Inbound, Outgoing
 
@@ -68,10 +73,11 @@ def split_handle(handle: str) -> tuple[str, str]:
     return message_id, address
 
 
-def parse(raw: bytes, *, address: str, now: datetime) -> Inbound | None:
+def parse(raw: bytes, *, address: str, now: datetime, authserv_id: str = "") -> Inbound | None:
     """The mail in `raw` as an `Inbound` in the mailbox chat `address`; None (logged) for mail
-    that must not be answered or cannot be read. `raw` of the result holds the subject, the
-    ticket it answers (`ticket`) and the attachments."""
+    that must not be answered or cannot be read. Its assurance is `DOMAIN` if the sender's
+    domain vouched for it by our MTA's (`authserv_id`) word, else `ADDRESS`. `raw` of the result
+    holds the subject, the ticket it answers (`ticket`) and the attachments."""
     mail = read(raw)
     if mail is None:
         return None
@@ -79,11 +85,15 @@ def parse(raw: bytes, *, address: str, now: datetime) -> Inbound | None:
     if reason:
         log.info("email %s from %s not answered: %s", mail.message_id, mail.sender, reason)
         return None
+    vouched = vouched_by(mail, authserv_id)
+    log.debug("email %s from %s: %s", mail.message_id, mail.sender,
+              f"vouched for by {vouched}" if vouched else "sender not authenticated")  # fmt: skip
     return Inbound(
         channel=CHANNEL, chat_id=address.lower(), chat_type=ChatType.GROUP,
         sender_id=mail.sender, sender_name=mail.sender_name, text=_with_attachments(mail),
         event_id=mail.message_id, received_at=now,
         message_id=reply_handle(mail.message_id, mail.sender), reply_to=mail.in_reply_to,
+        assurance=Assurance.DOMAIN if vouched else Assurance.ADDRESS,
         raw={"subject": mail.subject, "ticket": ticket_ref(mail),
              "attachments": [(a.name, a.size) for a in mail.attachments]},
     )  # fmt: skip
@@ -314,7 +324,8 @@ class MailboxWatcher:
 
     async def process(self, raw: bytes, handle: Handle) -> bool:
         """Run one mail's commands; False if it was ignored (loop protection, unreadable)."""
-        mail = parse(raw, address=self.settings.address, now=clock.now())
+        mail = parse(raw, address=self.settings.address, now=clock.now(),
+                     authserv_id=self.settings.authserv_id)  # fmt: skip
         if mail is None:
             return False
         if not self.throttle.allow(mail.sender_id, clock.now()):

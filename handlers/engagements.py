@@ -46,6 +46,7 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
             "blocker_escalation_hours": list(spec.blocker_escalation_hours),
             "sync_time": f"{spec.sync_time:%H:%M}",
             "digest_time": f"{spec.digest_time:%H:%M}",
+            "email_signing": spec.email_signing,
         },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),

@@ -28,7 +28,7 @@ DEFAULT_SERVICES = ("online_support", "response_sla")
 _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats"})
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
-     "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters",
+     "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters", "email_signing",
      "backdate_days", "log_reminder", "budget_alerts", "blocker_escalation_hours",
      "sync_time", "digest_time"}
 )  # fmt: skip
@@ -126,6 +126,8 @@ class EngagementSpec:
     blocker_escalation_hours: tuple[int, int] = (24, 72)
     sync_time: time = time(17, 30)  # the daily progress sync, on working days
     digest_time: time = time(9, 0)  # the customer manager's morning digest
+    # Mail whose sender's domain vouched for it (DMARC, bot.assurance.DOMAIN) may sign.
+    email_signing: bool = False
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -219,6 +221,7 @@ def _header(t: Node) -> dict[str, Any]:
         "end": end,
         "services": DEFAULT_SERVICES if services is None else services,
         "allow_unregistered_reporters": t.flag("allow_unregistered_reporters", True),
+        "email_signing": t.flag("email_signing", False),
     }
 
 

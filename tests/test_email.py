@@ -273,6 +273,7 @@ def settings_for(servers: MailServers) -> EmailSettings:
         enabled=True, address=SUPPORT, imap_host="127.0.0.1", imap_port=servers.imap_port,
         imap_tls=False, imap_user=SUPPORT, imap_password=PASSWORD, smtp_host="127.0.0.1",
         smtp_port=servers.smtp_port, smtp_tls=False, smtp_starttls=False,
+        authserv_id="mx.vendor.example",
     )  # fmt: skip
 
 
@@ -401,7 +402,8 @@ async def test_replies_thread_by_in_reply_to_and_by_subject_token(desk: Desk) ->
     await desk.mail(CLIENT, "[P3] 页面打不开", "首页 500")
     [confirmation] = await answers(desk, CLIENT, 1)
     await desk.mail(ENGINEER, f"Re: {confirmation['Subject']}", "/响应 T-1\n正在排查\n\n> 旧内容",
-                    In_Reply_To=confirmation["Message-ID"])  # fmt: skip
+                    In_Reply_To=confirmation["Message-ID"],  # the engineer's domain vouches:
+                    Authentication_Results="mx.vendor.example; dmarc=pass header.from=vendor.example")  # fmt: skip
     await wait_until(lambda: "正在排查" in desk.notes())
     assert desk.tickets()[0].acked_at is not None
     await desk.mail(CLIENT, "Re: [T-1] 页面打不开", "补充：只有 Chrome 有问题")
