@@ -1,11 +1,16 @@
-"""The DingTalk (钉钉) channel: the outgoing robot's signed HTTP callback in, robot messages out.
+"""The DingTalk (钉钉) channel: robot messages in (stream, or the signed HTTP callback), out
+through the robot APIs.
 
-Inbound: `POST /webhooks/dingtalk` takes the robot's callback (a `ChatbotMessage` JSON). The
-headers `timestamp` (ms) and `sign` = base64(HMAC-SHA256(key=client_secret,
-msg=f"{timestamp}\\n{client_secret}")) are checked in constant time and the timestamp must be
-within an hour of now; forged -> 401, stale -> 401, malformed -> 400, nothing changes. The
-bus dedupes on `msgId`. A group's chat id is its `conversationId` (an open conversation id,
-"cid..."); a direct chat's chat id is the sender's staff id. The session webhook and its
+HTTP mode (`mode = "http"` only; stream mode installs no route): `POST /webhooks/dingtalk`
+takes the robot's callback (a `ChatbotMessage` JSON). The headers `timestamp` (ms) and `sign`
+= base64(HMAC-SHA256(key=client_secret, msg=f"{timestamp}\\n{client_secret}")) are checked
+in constant time and the timestamp must be within `http_window_seconds` of now, either way.
+The signature does not cover the body, so a captured pair could carry any body: each pair is
+accepted once, remembered in the intake dedupe table (channel `dingtalk-sign`) that every
+instance shares. Forged, stale or replayed -> 401, malformed -> 400; nothing changes. What
+arrives this way is `Assurance.REPLAYABLE` (no signing) unless `http_allow_signing`.
+The bus dedupes on `msgId`. A group's chat id is its `conversationId` (an open conversation
+id, "cid..."); a direct chat's chat id is the sender's staff id. The session webhook and its
 expiry are kept in `Inbound.raw` (they expire: every send below is proactive).
 
 Outbound, with our own `httpx.AsyncClient` and timeouts (the SDK's calls are blocking
@@ -14,7 +19,8 @@ shortly before it expires; a chat ("cid...") through `/v1.0/robot/groupMessages/
 person, or a direct chat (a staff id), through `/v1.0/robot/oToMessages/batchSend`.
 HTTP 429 and 5xx are retried later; other 4xx are refused for good, with DingTalk's message.
 
-Stream mode (`mode = "stream"`, the default): the SDK's `DingTalkStreamClient` with our
+Stream mode (`mode = "stream"`, the default; `PLATFORM` assurance, as DingTalk authenticates
+the connection we open with the app's credentials): the SDK's `DingTalkStreamClient` with our
 `ChatbotHandler`, on its own event loop in a dedicated thread. We replace two parts of the
 client: `open_connection` (the SDK reads DINGTALK_OPENAPI_ENDPOINT once at import and calls
 `requests` with no timeout; ours posts to `api_base` with a timeout) and the connection loop
@@ -47,10 +53,15 @@ from dingtalk_stream import AckMessage, CallbackMessage, ChatbotHandler, Chatbot
 from fastapi import FastAPI, Request, Response
 
 from bot import clock
+from bot.assurance import Assurance
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Inbound, Mention, Outgoing
+from storage.db import insert_ignore, make_engine, transaction
+from storage.models import InboundKey
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.bus import Outcome
     from bot.channels import Handle
     from bot.dispatcher import Sender
@@ -58,7 +69,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "dingtalk"
 PATH = "/webhooks/dingtalk"
-MAX_CLOCK_SKEW = timedelta(hours=1)
+SPENT_CHANNEL = "dingtalk-sign"  # `inbound_key.channel` of the HTTP signatures already accepted
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 GROUP_PATH = "/v1.0/robot/groupMessages/send"
@@ -85,7 +96,7 @@ def sign(timestamp: str, secret: str) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
-def verify(timestamp: str | None, signature: str | None, secret: str, now: datetime) -> str:
+def verify(timestamp: str, signature: str, secret: str, now: datetime, window: timedelta) -> str:
     """Why the callback is refused ("missing", "forged", "stale"); empty if it is fine."""
     if not timestamp or not signature:
         return "missing"
@@ -95,11 +106,14 @@ def verify(timestamp: str | None, signature: str | None, secret: str, now: datet
         sent = datetime.fromtimestamp(int(timestamp) / 1000, tz=now.tzinfo)
     except (ValueError, OverflowError, OSError):
         return "stale"
-    return "" if abs(now - sent) <= MAX_CLOCK_SKEW else "stale"
+    return "" if abs(now - sent) <= window else "stale"
 
 
-def parse(payload: Any, *, now: datetime) -> Inbound | None:
-    """A robot callback (`ChatbotMessage` JSON) as an `Inbound`; None unless it is a text."""
+def parse(
+    payload: Any, *, now: datetime, assurance: Assurance = Assurance.PLATFORM
+) -> Inbound | None:
+    """A robot callback (`ChatbotMessage` JSON) as an `Inbound`; None unless it is a text.
+    `assurance`: how far the way it came proves the sender (see the module doc)."""
     if not isinstance(payload, dict):
         return None
     try:
@@ -123,7 +137,7 @@ def parse(payload: Any, *, now: datetime) -> Inbound | None:
         sender_name=str(message.sender_nick or ""),
         sender_alt_ids=(alt,) if alt and alt != sender else (),
         text=strip_bot_mention(str(message.text.content or ""), only_bot=_only_bot(mentions)),
-        event_id=msg_id, message_id=msg_id, received_at=now, mentions=mentions,
+        event_id=msg_id, message_id=msg_id, received_at=now, mentions=mentions, assurance=assurance,
         raw={"conversation_id": conversation, "robot_code": message.robot_code or "",
              "session_webhook": message.session_webhook or "",
              "session_webhook_expired_time": message.session_webhook_expired_time or 0},
@@ -283,14 +297,40 @@ class Answer:
     body: dict[str, Any]
 
 
-class CallbackReceiver:
-    """Checks the signature and freshness of a callback, then hands it to the bus."""
+class SpentSignatures:
+    """The `timestamp`/`sign` pairs already accepted, kept in the intake dedupe table: durable,
+    shared by every instance on the database, and pruned (`intake.prune`, 30 days) long after
+    the last moment a pair could pass `verify` (its timestamp plus the window, at most an hour).
 
-    def __init__(self, settings: DingtalkSettings) -> None:
+    The one place an adapter writes to storage: adapters are given settings, not the runtime's
+    engine, so this opens its own on the same database (`stop()` closes it)."""
+
+    def __init__(self, db: str) -> None:
+        self.engine: Engine = make_engine(db)
+
+    def spend(self, timestamp: str, signature: str) -> bool:
+        """True the first time this pair is seen (written and committed at once)."""
+        with transaction(self.engine) as session:
+            return insert_ignore(session, InboundKey, channel=SPENT_CHANNEL,
+                                 key=f"{timestamp}:{signature}", received_at=clock.now())  # fmt: skip
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class CallbackReceiver:
+    """Checks the signature, freshness and novelty of a callback, then hands it to the bus."""
+
+    def __init__(self, settings: DingtalkSettings, spent: SpentSignatures) -> None:
         self.secret = settings.client_secret
+        self.window = timedelta(seconds=settings.http_window_seconds)
+        self.spent = spent
+        # The signature proves the pair came from DingTalk, not that this body did.
+        self.assurance = Assurance.PLATFORM if settings.http_allow_signing else Assurance.REPLAYABLE
 
     async def receive(self, headers: dict[str, str], body: bytes, handle: Handle) -> Answer:
-        problem = verify(headers.get("timestamp"), headers.get("sign"), self.secret, clock.now())
+        timestamp, signature = headers.get("timestamp", ""), headers.get("sign", "")
+        problem = verify(timestamp, signature, self.secret, clock.now(), self.window)
         if problem:
             log.warning("dingtalk callback refused: %s signature", problem)
             return Answer(400 if problem == "missing" else 401, {"error": problem})
@@ -301,7 +341,12 @@ class CallbackReceiver:
             return Answer(400, {"error": "malformed"})
         if not isinstance(payload, dict):
             return Answer(400, {"error": "malformed"})
-        inbound = parse(payload, now=clock.now())
+        # Spent before the bus runs, in a transaction of its own: a replay racing the genuine
+        # callback (or reaching another instance) waits on the unique key and is refused.
+        if not await asyncio.to_thread(self.spent.spend, timestamp, signature):
+            log.warning("dingtalk callback refused: replayed signature (timestamp %s)", timestamp)
+            return Answer(401, {"error": "replayed"})
+        inbound = parse(payload, now=clock.now(), assurance=self.assurance)
         if inbound is not None:
             outcome = await handle(inbound)
             if outcome.duplicate:
@@ -453,14 +498,20 @@ class DingtalkAdapter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings.dingtalk
-        self.receiver = CallbackReceiver(self.settings)
+        self.db = settings.db
+        self.spent: SpentSignatures | None = None
         self.stream: StreamRunner | None = None
 
     def sender(self) -> Sender:
         return DingtalkSender(self.settings)
 
     def install(self, app: FastAPI, handle: Handle) -> None:
-        receiver = self.receiver
+        """In HTTP mode, the callback route; stream mode has none (nothing to forge there)."""
+        if self.settings.mode != "http":
+            return
+        if self.spent is None:
+            self.spent = SpentSignatures(self.db)
+        receiver = CallbackReceiver(self.settings, self.spent)
 
         @app.post(PATH)
         async def dingtalk_callback(request: Request) -> Response:
@@ -479,6 +530,8 @@ class DingtalkAdapter:
         if self.stream is not None:
             stream, self.stream = self.stream, None
             await asyncio.to_thread(stream.stop)
+        if self.spent is not None:
+            self.spent.close()  # its connections only: a later callback opens new ones
 
 
 def create(settings: Settings) -> DingtalkAdapter:

@@ -5,6 +5,7 @@ exactly as DingTalk does it (HMAC-SHA256 of "timestamp\\nsecret"), parsed with t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from bot.http import create_app
 from bot.message import ChatType, Inbound, Outgoing
 from bot.runtime import Runtime, build
 from config.settings import DingtalkSettings, OutboxSettings, Settings
+from storage.db import dispose_all
 from tests.fakes.dingtalk_server import DIRECT_PATH, GROUP_PATH, ROBOT_TOPIC, FakeDingtalk
 from tests.harness import ConsoleHarness
 
@@ -102,8 +104,15 @@ def callback(text: str, *, msg_id: str = "msgA1b2C3==", sender: str = WANG_LI,
     return body
 
 
+_callbacks = itertools.count()
+
+
 def signed(*, secret: str = SECRET, age: timedelta = timedelta(0)) -> dict[str, str]:
-    timestamp = str(int((clock.now() - age).timestamp() * 1000))
+    """The headers of a callback sent now (less `age`). Each pair is accepted once, and the
+    clock stands still: each call is a millisecond earlier than the last (a test makes far
+    fewer than a thousand; each test has a database of its own)."""
+    earlier = timedelta(milliseconds=next(_callbacks) % 1000)
+    timestamp = str(int((clock.now() - age - earlier).timestamp() * 1000))
     return {"timestamp": timestamp, "sign": dingtalk.sign(timestamp, secret)}
 
 
@@ -134,6 +143,7 @@ async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://rentian.test") as http:
         yield http
+    dispose_all()  # the adapter's engine for spent signatures: without lifespan, no stop()
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
@@ -406,6 +416,21 @@ async def test_stream_answers_pings_quietly_and_survives_junk_frames(
     fake.push(callback("/help", sender=SUN_WEI, msg_id="after-junk"))
     await until(lambda: len(fake.acks) == 2)
     assert [r.kind for r in rows(rt)] == ["help"] and fake.connected == 1
+
+
+async def test_stream_messages_may_sign(
+    rt: Runtime, fake: FakeDingtalk, stream: dingtalk.DingtalkAdapter
+) -> None:
+    """DingTalk authenticated the connection we opened: what comes through it may sign."""
+    for number, (sender, text) in enumerate([
+        (SUN_WEI, '/变更 "库存报表" 每日 8 点推送库存汇总'),
+        (SUN_WEI, "/评估 CR-1 senior=3 mid=2"),
+        (WANG_LI, "/签署 CR-1"),
+    ], start=1):  # fmt: skip
+        fake.push(callback(text, sender=sender, msg_id=f"s{number}"))
+        await until(lambda: len(fake.acks) == number)  # noqa: B023 - awaited at once
+    kinds = [r.kind for r in rows(rt) if r.recipient_type == "chat"]
+    assert kinds == ["cr.filed", "cr.estimated", "cr.signed"]
 
 
 async def test_stream_reconnects_after_the_gateway_drops_it(
