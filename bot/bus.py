@@ -1,7 +1,8 @@
 """The command bus: one inbound message in, one transaction, replies and notifications out.
 
-dedupe -> engagement (by chat binding) -> person (by identity) -> parse -> permission ->
-handler, all in ONE database transaction together with the outbox rows it causes.
+clean (bot.intake) -> dedupe -> engagement (by chat binding) -> person (by identity) -> parse
+-> permission -> handler, all in ONE database transaction together with the outbox rows it
+causes; if that transaction fails, a second one records the event as failed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import date
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot import clock
+from bot import clock, intake
 from bot.assurance import SIGNING, permits
 from bot.commands import Command, MessageContext, Parsed, Registry
 from bot.context import Actor, Context, roles_text
 from bot.dispatcher import to_outgoing
-from bot.errors import PermissionDenied, UserError
+from bot.errors import PermissionDenied, UsageError, UserError
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import ChatType, Inbound, Outgoing
 from storage import outbox
@@ -42,9 +43,12 @@ class Reply:
 @dataclass
 class Outcome:
     """What one message caused: the replies in its chat and, when the caller delivers its own
-    channel's messages (`deliver=True`), the other messages on that channel (`notices`)."""
+    channel's messages (`deliver=True`), the other messages on that channel (`notices`).
+    `failed`: its transaction failed and was rolled back; the event is recorded as failed and
+    answered with `error.internal` if that answer could be written."""
 
     duplicate: bool = False
+    failed: bool = False
     replies: list[Reply] = field(default_factory=list)
     notices: list[Outgoing] = field(default_factory=list)
 
@@ -71,7 +75,24 @@ class Bus:
         who typed is at that terminal). The rows the message causes on its own channel are
         then committed as sent together with the state, so no dispatcher — not even a
         running `serve` — takes them, and the caller prints them: replies, then `notices`.
+
+        The message is cleaned first (bot.intake), whatever its channel. A failure never makes
+        the platform deliver the event again, as it would fail the same way forever: its key
+        is committed with the error (`rentian inbox --status failed`). Only when the database
+        cannot be used just now, or cannot take even that record, does the error propagate,
+        so that the platform retries.
         """
+        inbound = intake.clean(inbound)
+        try:
+            return self._handle(inbound, deliver)
+        except Exception as error:
+            if intake.retryable(error):
+                raise
+            log.exception("inbound %s:%s failed; recorded, not to be handled again",
+                          inbound.channel, inbound.event_id)  # fmt: skip
+            return self._failed(inbound, error, deliver)
+
+    def _handle(self, inbound: Inbound, deliver: bool) -> Outcome:
         with transaction(self.engine) as session:
             fresh = insert_ignore(
                 session, InboundKey, channel=inbound.channel, key=inbound.event_id,
@@ -81,12 +102,35 @@ class Bus:
                 log.info("duplicate event %s:%s ignored", inbound.channel, inbound.event_id)
                 return Outcome(duplicate=True)
             context = self._context(session, inbound)
-            self._dispatch(context, inbound)
+            error = self._dispatch(context, inbound)
+            if error is not None:
+                intake.mark_failed(session, inbound, error)
             replies = _replies(session, context.reply_ids)
             notices = _deliver_here(session, inbound.channel, context) if deliver else []
         if replies and self.on_commit:
             self.on_commit()
         return Outcome(replies=replies, notices=notices)
+
+    def _failed(self, inbound: Inbound, error: Exception, deliver: bool) -> Outcome:
+        """After the event's transaction failed: its key with the error, in a new one, and
+        `error.internal` in its chat if that can be written too."""
+        replies: list[Reply] = []
+        notices: list[Outgoing] = []
+        with transaction(self.engine) as session:
+            if not intake.record_failure(session, inbound, error):
+                return Outcome(duplicate=True)  # another instance has it
+            try:
+                with session.begin_nested():
+                    context = self._context(session, inbound)
+                    _answer_internal_error(context, inbound)
+                    replies = _replies(session, context.reply_ids)
+                    notices = _deliver_here(session, inbound.channel, context) if deliver else []
+            except Exception:
+                log.exception("inbound %s:%s: its failure is recorded, but not answered",
+                              inbound.channel, inbound.event_id)  # fmt: skip
+        if replies and self.on_commit:
+            self.on_commit()
+        return Outcome(failed=True, replies=replies, notices=notices)
 
     def _context(self, session: Session, inbound: Inbound) -> Context:
         engagement = _engagement_for(session, inbound)
@@ -97,7 +141,9 @@ class Bus:
             inbound=inbound, engagement=engagement, actor=actor,
         )  # fmt: skip
 
-    def _dispatch(self, context: Context, inbound: Inbound) -> None:
+    def _dispatch(self, context: Context, inbound: Inbound) -> Exception | None:
+        """Run the command, answering a person's mistake; an unexpected error, answered with
+        `error.internal`, is returned."""
         where = MessageContext(
             direct=inbound.chat_type == ChatType.DIRECT,
             bot_names=self.bot_names,
@@ -106,9 +152,13 @@ class Bus:
             today=_today(context),
         )
         try:
+            if intake.too_long(inbound.text):
+                if intake.addressed(self.registry, inbound.text, where):
+                    raise UsageError(intake.too_long_reply(context.locale))
+                return None
             parsed = self.registry.parse(inbound.text, where)
             if parsed is None:
-                return
+                return None
             if parsed.wants_help:  # `/cmd -h` is `/help cmd`
                 parsed = Parsed(self.registry.help_command(), {"command": parsed.command.name})
             self._check(context, parsed, inbound)
@@ -117,16 +167,12 @@ class Bus:
         except UserError as error:
             context.reply_ids.clear()  # the handler's own rows went with its savepoint
             context.reply(error.text, error.kind)
-        except Exception:
+        except Exception as error:
             log.exception("inbound %s:%s failed", inbound.channel, inbound.event_id)
             context.reply_ids.clear()
-            context.reply(
-                context.tr("抱歉，处理这条消息时出错了，已记录（编号 {id}）。请稍后再试或联系项目经理。",
-                           "Sorry, something went wrong with this message; it is logged "
-                           "(id {id}). Try again later or tell the PM.",
-                           id=inbound.event_id[:40]),
-                "error.internal",
-            )  # fmt: skip
+            _answer_internal_error(context, inbound)
+            return error
+        return None
 
     def _check(self, context: Context, parsed: Parsed, inbound: Inbound) -> None:
         """Refuse, with the reason, what this sender may not do here."""
@@ -155,6 +201,16 @@ class Bus:
                    c=command.aliases[0] if locale != "en" and command.aliases else command.name,
                    r=roles_text(command, locale))
             )  # fmt: skip
+
+
+def _answer_internal_error(context: Context, inbound: Inbound) -> None:
+    context.reply(
+        context.tr("抱歉，处理这条消息时出错了，已记录（编号 {id}）。请稍后再试或联系项目经理。",
+                   "Sorry, something went wrong with this message; it is logged "
+                   "(id {id}). Try again later or tell the PM.",
+                   id=inbound.event_id[:40]),
+        "error.internal",
+    )  # fmt: skip
 
 
 def _engagement_for(session: Session, inbound: Inbound) -> Engagement | None:

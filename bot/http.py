@@ -1,5 +1,6 @@
 """The HTTP app: `/healthz` and the platforms' webhooks; its lifespan runs the dispatcher and
-the scheduler, and stops them cleanly (nothing half-sent; pending rows stay pending)."""
+the scheduler, and stops them cleanly (nothing half-sent; pending rows stay pending). Request
+bodies are bounded (`BodyLimit`) before any route reads them: before any signature check."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.console import ConsoleSender
 from bot.bus import Outcome
@@ -68,7 +70,10 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
                 log.warning("dispatcher did not stop in time; unsent rows stay pending")
             runtime.bus.on_commit = None
 
-    app = FastAPI(title="Rentian", docs_url=None, redoc_url=None, lifespan=lifespan)
+    # No schema (`/openapi.json`) either: it would list every route to anyone who asks.
+    app = FastAPI(title="Rentian", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.http.max_body_bytes)
     for adapter in adapters:
         adapter.install(app, handle)
 
@@ -87,3 +92,68 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
         })  # fmt: skip
 
     return app
+
+
+class BodyLimit:
+    """Answers 413 to a request whose body is over `max_bytes`: at once when its Content-Length
+    says so, else as soon as the bytes read (a chunked body) pass it. The app never holds
+    more than `max_bytes` of a body, however much is sent; the server drops the rest as it
+    arrives. (It does not close the connection: closing on unread data resets it, and the
+    client would never see the 413.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, send, f"{declared} bytes declared")
+            return
+        read = 0
+        started = False
+
+        async def bounded_receive() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, watched_send)
+        except _TooLarge:
+            if started:  # pragma: no cover - every route reads its body before it answers
+                raise
+            await self._refuse(scope, send, f"over {self.max_bytes} bytes read")
+
+    async def _refuse(self, scope: Scope, send: Send, why: str) -> None:
+        log.warning("%s %s refused with 413: body too large (%s; the limit is "
+                    "http.max_body_bytes = %d)", scope["method"], scope["path"], why,
+                    self.max_bytes)  # fmt: skip
+        await send({
+            "type": "http.response.start", "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        })  # fmt: skip
+        await send({"type": "http.response.body", "body": b'{"error": "request body too large"}'})
+
+
+class _TooLarge(Exception):
+    """Raised from `receive` past the limit; `BodyLimit` turns it into a 413."""
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

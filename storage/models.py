@@ -93,7 +93,7 @@ class ChatBinding(SQLModel, table=True):
 
 
 class InboundKey(SQLModel, table=True):
-    """Intake dedupe (invariant 2): one row per platform event ever handled."""
+    """Intake dedupe (invariant 2): one row per platform event ever handled, or failed."""
 
     __tablename__ = "inbound_key"
     __table_args__ = (UniqueConstraint("channel", "key"),)
@@ -102,6 +102,13 @@ class InboundKey(SQLModel, table=True):
     channel: str
     key: str
     received_at: datetime = _when(index=True)
+    # "handled", or "failed" with the error (its class, its first line, at most ~200
+    # characters): the event is not handled again, `rentian inbox --status failed` lists it.
+    status: str = Field(
+        default="handled", max_length=16, sa_column_kwargs={"server_default": "handled"}
+    )
+    error_class: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    error: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class OutboxMessage(SQLModel, table=True):
