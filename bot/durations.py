@@ -26,6 +26,11 @@ _UNIT_PATTERN = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
 _NUMBER_PATTERN = r"\d+(?:\.\d+)?|\.\d+|[半一两二三四五六七八九十]"
 _PART = re.compile(rf"({_NUMBER_PATTERN})\s*({_UNIT_PATTERN})")
 _MAX_DIGITS = 12
+# A token meaning more than this many minutes even on the shortest person-day an engagement may
+# have (1 hour) is a typo on every engagement, not a duration: `999999999999d` gets the usage
+# line, and no later arithmetic or column sees it. The domain's own, tighter bounds (one log
+# entry, one estimate) are in handlers/limits.py.
+MAX_MINUTES = 10**6
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ def parse_duration(text: str) -> Duration | None:
 
     Accepts a sequence of number+unit parts (`1d4h`, `1h30m`), half-width or full-width,
     with Chinese units and the small Chinese numerals people type (`半天`, `两小时`),
-    plus `半小时` and a bare `半天`. Negative amounts are not durations.
+    plus `半小时` and a bare `半天`. Negative amounts are not durations, nor amounts beyond
+    `MAX_MINUTES`.
     """
     token = unicodedata.normalize("NFKC", text).strip().lower()
     if not token or len(token) > 40:
@@ -73,7 +79,8 @@ def parse_duration(text: str) -> Duration | None:
         position = match.end()
     if position == 0 or position != len(token):
         return None
-    return Duration(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    duration = Duration(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    return None if duration.exact_minutes(hours_per_day=1) > MAX_MINUTES else duration
 
 
 def parse_minutes(text: str, hours_per_day: int) -> int | None:

@@ -16,6 +16,7 @@ from bot.durations import format_span
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
+from handlers import limits
 from handlers.scope import find_task
 from handlers.sla import business_calendar
 from handlers.ticket_text import when
@@ -110,6 +111,7 @@ def _default_owner(session: Session, engagement_id: int) -> Person | None:
 
 def block(ctx: Context, cmd: Parsed) -> None:
     description: str = cmd.arg("description").strip()
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, description=description)
     mention = cmd.options.get("owner")
     owner = person_for(ctx, mention) if mention else _default_owner(ctx.session, ctx.eng.id or 0)
     task = _task(ctx, cmd.options.get("task"))
@@ -163,6 +165,7 @@ def _calendar(engagement: Engagement) -> WorkCalendar:
 
 
 def unblock(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     blocker = find(ctx, cmd.arg("blocker"))
     if blocker.cleared_at is not None:
         who = _name_of(_people(ctx.session, ctx.eng.id or 0), blocker.cleared_by)

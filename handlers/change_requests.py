@@ -20,7 +20,7 @@ from bot.durations import format_person_days
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.lexer import parse_ref
-from handlers import budget, labels, worktargets
+from handlers import budget, labels, limits, worktargets
 from handlers.catalog import LEVELS
 from handlers.scope import LEVEL_WORDS, PARTIES, SIGNERS, _check_signer, person_days
 from storage.audit import canonical
@@ -107,6 +107,8 @@ def file_cr(ctx: Context, cmd: Parsed) -> None:
     if cmd.arg("description") is None and parse_ref(title, ("CR",)):
         show_cr(ctx, find_cr(ctx, title))
         return
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, title=title)
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, description=cmd.arg("description"))
     assert ctx.inbound is not None
     cr = ChangeRequest(
         engagement_id=ctx.eng.id or 0, number=next_number(ctx.session, ctx.eng.id or 0, "CR"), title=title.strip(),
@@ -128,11 +130,15 @@ def estimate_cr(ctx: Context, cmd: Parsed) -> None:
     if cr.status in ("effective", "rejected"):
         raise InvalidState(ctx.tr("{r} {s}，不能再修改；新的变化请另提变更单。", "{r} is {s} and cannot change; file a new change request.",
                                   r=cr.ref, s=ctx.tr(*STATUS[cr.status])))  # fmt: skip
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, impact=cmd.options.get("due"))
     estimate = {
         LEVEL_WORDS[key]: person_days(ctx, value)
         for key, value in cmd.options.items()
         if key in LEVEL_WORDS
     }
+    for level, minutes in estimate.items():
+        limits.enforce(limits.check_cr_estimate(level, LEVELS[level].name(ctx.locale), minutes,
+                                                ctx.eng, ctx.locale))  # fmt: skip
     if not estimate:
         raise UsageError(ctx.tr("请按级别给出人天，例如 /评估 {r} senior=3 mid=2", "Give person-days by level, e.g. /cr estimate {r} senior=3 mid=2",
                                 r=cr.ref))  # fmt: skip
@@ -207,6 +213,7 @@ def reject(ctx: Context, cmd: Parsed) -> None:
 
         delivery.reject_deliverable(ctx, ref, cmd.arg("reason"))
         return
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     cr = find_cr(ctx, ref)
     assert ctx.actor is not None
     if not SIGNERS & ctx.actor.roles:

@@ -14,6 +14,7 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied
 from bot.lexer import normalise
+from handlers import limits
 from handlers.catalog import PARTIES
 from storage.db import insert_ignore
 from storage.models import ChecklistItem, Person
@@ -90,6 +91,7 @@ def _item_line(ctx: Context, row: ChecklistItem) -> str:
 
 
 def mark_done(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     rows = items(ctx.session, ctx.eng.id or 0)
     row = _find(ctx, rows, cmd.arg("item"))
     item = _BY_KEY[row.key]

@@ -19,7 +19,7 @@ from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import join, tr
-from handlers import change_requests, statement
+from handlers import change_requests, limits, statement
 from handlers.catalog import ROLES
 from handlers.scope import find_task
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation
@@ -80,6 +80,8 @@ def content_hash(code: str, ref: str, target: str, name: str, link: str) -> str:
 
 
 def deliver(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, name=cmd.arg("name"))
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, link=cmd.arg("link"))
     ref: Ref = cmd.arg("target")
     target: Task | ChangeRequest
     if ref.prefix == "K":
@@ -161,6 +163,7 @@ def reject_deliverable(ctx: Context, ref: Ref, reason: str) -> None:
     if not reason:
         raise UsageError(ctx.tr("请写明驳回原因，例如 /驳回 {r} 缺少部署文档",
                                 "Give the reason, e.g. /reject {r} deployment guide missing", r=ref))  # fmt: skip
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=reason)
     deliverable = _decide(ctx, ref, "rejected", reason)
     d, named = deliverable.ref, _named(ctx, deliverable)
     ctx.audit("delivery.rejected", d, hash=deliverable.content_hash, reason=reason, party=ctx.actor.party)  # fmt: skip
@@ -198,6 +201,10 @@ def list_deliverables(ctx: Context, cmd: Parsed) -> None:
 
 def record_training(ctx: Context, cmd: Parsed) -> None:
     held_on: date = cmd.arg("held_on")
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, topic=cmd.arg("topic"))
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, attendees=cmd.options.get("attendees"),
+                        manual=cmd.options.get("manual"))  # fmt: skip
+    limits.enforce(limits.check_date(held_on, ctx.eng, ctx.locale, ctx.tr("培训日期", "training date")))
     if held_on > clock.local(ctx.now, ctx.eng.timezone).date():
         raise InvalidState(ctx.tr("只记录已经举行的培训：{d} 还没到。", "Only training that has taken place is recorded: {d} is still ahead.",
                                   d=held_on))  # fmt: skip

@@ -15,7 +15,7 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_person_days
 from bot.errors import InvalidState, PermissionDenied, UsageError
-from handlers import statement
+from handlers import limits, statement
 from storage.models import Period, Person
 
 VIEWERS = frozenset({"vendor", "client_approver"})
@@ -47,11 +47,13 @@ def _month(ctx: Context, cmd: Parsed, default_previous: bool = False) -> str:
             )
         return statement.month_named("last", today)
     try:
-        return statement.month_named(word, today)
+        month = statement.month_named(word, today)
     except ValueError:
         raise UsageError(ctx.tr("“{w}”不是月份（YYYY-MM，例如 2026-11；或 上月、本月）。",
                                 "'{w}' is not a month (YYYY-MM, e.g. 2026-11; or last, this).",
                                 w=word)) from None  # fmt: skip
+    limits.enforce(limits.check_span(*statement.month_bounds(month), ctx.eng, ctx.locale))
+    return month
 
 
 def _summary(ctx: Context, month: str) -> tuple[statement.Statement, str]:
@@ -137,6 +139,7 @@ def confirm(ctx: Context, cmd: Parsed) -> None:
 
 
 def reopen(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     month = _month(ctx, cmd)
     period = find(ctx.session, ctx.eng.id or 0, month)
     if period is None or period.closed_at is None:

@@ -14,12 +14,14 @@ from bot.context import Context
 from bot.errors import InvalidState, PermissionDenied
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers.scope import find_task
+from handlers import limits
+from handlers.scope import check_plan_date, find_task
 from storage.db import transaction
 from storage.models import Engagement, PlanChange, Task
 
 
 def delay(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     task = find_task(ctx, cmd.arg("task"))
     assert ctx.actor is not None
     if "vendor_pm" not in ctx.actor.roles and task.assignee_id not in (None, ctx.person.id):
@@ -28,6 +30,7 @@ def delay(ctx: Context, cmd: Parsed) -> None:
     if task.status == "done":
         raise InvalidState(ctx.tr("{r} 已完成。", "{r} is already done.", r=task.ref))
     new_date: date = cmd.arg("date")
+    check_plan_date(ctx, new_date)
     if new_date < clock.local(ctx.now, ctx.eng.timezone).date():
         raise InvalidState(
             ctx.tr(

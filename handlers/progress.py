@@ -3,6 +3,8 @@ records. `progress_text` renders them for chats; cards can render the same objec
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -27,6 +29,7 @@ from storage.models import (
 )  # fmt: skip
 
 DUE_SOON_WORKING_DAYS = 3
+_WEEK = re.compile(r"([0-9]{4})-?W([0-9]{1,2})")
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,19 @@ def week_of(day: date) -> tuple[str, date, date]:
 def week_start(label: str) -> date:
     """`2026-W48` -> its Monday; ValueError otherwise."""
     return date.fromisocalendar(int(label[:4]), int(label.split("W")[1]), 1)
+
+
+def parse_week(word: str) -> tuple[str, date] | None:
+    """`2026-W48` (any case and width, the hyphen optional) -> (`2026-W48`, its Monday); None
+    when it is not an ISO week that exists. Never raises."""
+    match = _WEEK.fullmatch(unicodedata.normalize("NFKC", word).strip().upper())
+    if match is None:
+        return None
+    try:
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+    return f"{match.group(1)}-W{int(match.group(2)):02d}", monday
 
 
 def weekly(session: Session, engagement: Engagement, label: str, now: datetime) -> WeeklyReport:

@@ -8,7 +8,9 @@ effective change request and a baselined estimate changes only through /cr.
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal, InvalidOperation
+import re
+import unicodedata
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -20,7 +22,7 @@ from bot.durations import format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.i18n import tr
 from bot.lexer import parse_ref
-from handlers import worktargets
+from handlers import budget, limits, worktargets
 from handlers.catalog import LEVELS
 from handlers.tickets import person_for
 from storage.audit import canonical
@@ -48,6 +50,7 @@ PRIORITIES = {
     "低": "low",
 }
 PRIORITY_NAMES = {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")}
+_BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")  # person-days, no sign, no exponent
 LEVEL_WORDS = {**{k: k for k in LEVELS}, **{t.zh: k for k, t in LEVELS.items()},
                "初级": "junior", "中级": "mid", "高级": "senior", "资深": "expert", "专家": "principal"}  # fmt: skip
 SCOPE = "scope"
@@ -113,20 +116,28 @@ worktargets.RESOLVERS["K"] = _task_target
 
 
 def person_days(ctx: Context, word: str) -> int:
-    """`2`, `2d`, `1.5`, `4h` as minutes of person-days."""
-    text = word.strip()
-    try:
-        days = Decimal(text)
-    except InvalidOperation:
-        duration = parse_duration(text)
-        minutes = duration.to_minutes(ctx.eng.hours_per_day) if duration else None
-    else:
-        exact = days * ctx.eng.hours_per_day * 60
-        minutes = int(exact) if exact == exact.to_integral_value() else None
+    """`2`, `2d`, `1.5`, `4h` as minutes of person-days: a bare number is person-days, read by
+    the duration parser and its bounds (so `1e99`, `NaN` and `-1` are not amounts)."""
+    text = unicodedata.normalize("NFKC", word).strip()
+    duration = parse_duration(text + "d" if _BARE_NUMBER.fullmatch(text) else text)
+    minutes = duration.to_minutes(ctx.eng.hours_per_day) if duration else None
     if minutes is None or minutes <= 0:
         raise UsageError(ctx.tr("“{w}”不是有效的人天数（例如 2、1.5、2d、4h）。",
                                 "'{w}' is not a number of person-days (e.g. 2, 1.5, 2d, 4h).", w=word))  # fmt: skip
     return minutes
+
+
+def _task_estimate(ctx: Context, word: str) -> int:
+    minutes = person_days(ctx, word)
+    contract = sum(budget.contracted(ctx.session, ctx.eng).values())
+    limits.enforce(limits.check_task_estimate(minutes, contract, ctx.eng, ctx.locale))
+    return minutes
+
+
+def check_plan_date(ctx: Context, day: date | None) -> None:
+    """A plan date people gave must lie within the engagement's dates (handlers/limits.py)."""
+    if day is not None:
+        limits.enforce(limits.check_date(day, ctx.eng, ctx.locale, ctx.tr("计划日期", "plan date")))
 
 
 def _level(ctx: Context, word: str | None) -> str:
@@ -140,6 +151,9 @@ def add_task(ctx: Context, cmd: Parsed) -> None:
     if "est" not in cmd.options or "level" not in cmd.options:
         raise UsageError(ctx.tr("需要 est=人天 和 level=级别，例如 /任务 新增 \"数据同步\" est=2d level=senior prio=high",
                                 "est= and level= are required, e.g. /task add \"data sync\" est=2d level=senior prio=high"))  # fmt: skip
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, title=cmd.arg("title"))
+    estimate = _task_estimate(ctx, cmd.options["est"])
+    check_plan_date(ctx, cmd.options.get("due"))
     cr = None
     if baseline(ctx.session, ctx.eng.id or 0) is not None:
         cr = _effective_cr(ctx, cmd.options.get("cr"))
@@ -147,7 +161,7 @@ def add_task(ctx: Context, cmd: Parsed) -> None:
     task = Task(
         engagement_id=ctx.eng.id or 0, number=next_number(ctx.session, ctx.eng.id or 0, "K"),
         title=cmd.arg("title").strip(), level=_level(ctx, cmd.options["level"]),
-        estimate_minutes=person_days(ctx, cmd.options["est"]), priority=cmd.options.get("prio", "medium"),
+        estimate_minutes=estimate, priority=cmd.options.get("prio", "medium"),
         plan_date=cmd.options.get("due"), change_request_id=cr.id if cr else None,
         assignee_id=owner.id if owner else None, created_by_id=ctx.person.id or 0, created_at=ctx.now,
     )  # fmt: skip
@@ -200,10 +214,11 @@ def edit_task(ctx: Context, cmd: Parsed) -> None:
                                   "{r} is signed: move its plan with a delay notice (/delay {r} DATE REASON).",
                                   r=task.ref))  # fmt: skip
     if "est" in cmd.options:
-        task.estimate_minutes = person_days(ctx, cmd.options["est"])
+        task.estimate_minutes = _task_estimate(ctx, cmd.options["est"])
     if "level" in cmd.options:
         task.level = _level(ctx, cmd.options["level"])
     task.priority = cmd.options.get("prio", task.priority)
+    check_plan_date(ctx, cmd.options.get("due"))
     task.plan_date = cmd.options.get("due", task.plan_date)
     if cmd.options.get("owner"):
         task.assignee_id = person_for(ctx, cmd.options["owner"]).id

@@ -8,6 +8,7 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_span
 from bot.errors import InvalidState, PermissionDenied
+from handlers import limits
 from handlers import ticket_text as text
 from handlers.catalog import UNREGISTERED_REPORTER
 from handlers.tickets import RESPONDERS, find, record, sla_of
@@ -68,6 +69,7 @@ def ack(ctx: Context, cmd: Parsed) -> None:
 
 
 def pending(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     ticket = find(ctx, cmd.arg("ticket"))
     _refuse_if(
         ctx,
@@ -111,6 +113,7 @@ def resume(ctx: Context, cmd: Parsed) -> None:
 
 
 def resolve(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     ticket = find(ctx, cmd.arg("ticket"))
     _refuse_if(
         ctx,
@@ -164,6 +167,7 @@ def close(ctx: Context, cmd: Parsed) -> None:
 
 
 def reopen(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     ticket = find(ctx, cmd.arg("ticket"))
     if ticket.status not in ("resolved", "closed"):
         raise InvalidState(ctx.tr("{r} 还没有解决（{s}），不需要重开。", "{r} is not resolved ({s}); nothing to reopen.",

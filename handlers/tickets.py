@@ -13,6 +13,7 @@ from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise, parse_ref
 from bot.message import Mention
+from handlers import limits
 from handlers import ticket_text as text
 from handlers.catalog import SERVICES, UNREGISTERED_REPORTER
 from handlers.ticket_sla import TicketSla
@@ -96,6 +97,7 @@ def ticket_command(ctx: Context, cmd: Parsed) -> None:
 
 
 def open_ticket(ctx: Context, severity: str, service_word: str | None, title: str) -> None:
+    limits.enforce_text(ctx.locale, limits.TITLE_MAX, title=title)
     first = normalise(title.split()[0]) if title.split() else ""
     if _SEVERITY_LIKE.match(first):
         raise UsageError(ctx.tr("严重级别只能是 P1-P4（或 紧急/高/中/低），不是“{s}”。例如：/工单 P2 报表导出超时",
@@ -225,6 +227,7 @@ def list_tickets(ctx: Context, cmd: Parsed) -> None:
 
 
 def note_ticket(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TICKET_NOTE_MAX, note=cmd.arg("text"))
     ticket = find(ctx, cmd.arg("ticket"))
     record(ctx, ticket, "note", cmd.arg("text"))
     ctx.reply(

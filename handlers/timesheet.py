@@ -11,7 +11,7 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import PermissionDenied, UsageError
 from bot.lexer import normalise
-from handlers import budget, statement
+from handlers import budget, limits, statement
 from handlers.catalog import LEVELS
 from handlers.tickets import person_for
 from handlers.worklog import business, pd, today
@@ -37,6 +37,7 @@ def _span(ctx: Context, word: str | None) -> tuple[date, date, str]:
     except ValueError:
         raise UsageError(ctx.tr("时间范围是 week（本周）、month（本月）或 YYYY-MM，不是“{w}”。",
                                 "The span is week, month or YYYY-MM, not '{w}'.", w=word)) from None  # fmt: skip
+    limits.enforce(limits.check_span(first, last, ctx.eng, ctx.locale))
     return first, last, f"{first:%Y-%m}"
 
 

@@ -17,7 +17,7 @@ from bot.durations import Duration, format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import budget, periods, sla, worktargets
+from handlers import budget, limits, periods, sla, worktargets
 from handlers.catalog import LEVELS
 from handlers.tickets import person_for
 from handlers.workcalendar import BusinessCalendar
@@ -88,6 +88,7 @@ def _minutes(ctx: Context, duration: Duration) -> int:
                                 "The duration must be above zero and a multiple of the minimum unit {u} "
                                 "({d} person-day), e.g. 1h, 2h, 0.5d, 1d.",
                                 u=_hours(unit), d=pd(ctx, unit)))  # fmt: skip
+    limits.enforce(limits.check_entry(minutes, ctx.eng, ctx.locale))
     return minutes
 
 
@@ -121,12 +122,14 @@ def _work_date(ctx: Context, wanted: date | None, *, backdate_limit: bool) -> da
 
 
 def log_work(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     worker = _worker(ctx, cmd)
     minutes = _minutes(ctx, cmd.arg("duration"))
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=True)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
     overtime = bool(cmd.options.get("ot", False))
     total = day_total(ctx.session, ctx.eng.id or 0, worker.id or 0, day) + minutes
+    limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     cap = ctx.eng.daily_cap_minutes
     if total > cap and not overtime:
         raise InvalidState(ctx.tr("{n} {d} 将合计 {t} 人天，超过每日上限 {c} 人天；如确为加班请加 ot=yes。",
@@ -187,6 +190,7 @@ def undo(ctx: Context, cmd: Parsed) -> None:
 
 
 def adjust(ctx: Context, cmd: Parsed) -> None:
+    limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     worker = person_for(ctx, cmd.arg("who"))
     if worker.level not in LEVELS:
         raise InvalidState(
@@ -206,9 +210,11 @@ def adjust(ctx: Context, cmd: Parsed) -> None:
     minutes = sign * _minutes(ctx, duration)
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=False)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
-    if day_total(ctx.session, ctx.eng.id or 0, worker.id or 0, day) + minutes < 0:
+    total = day_total(ctx.session, ctx.eng.id or 0, worker.id or 0, day) + minutes
+    if total < 0:
         raise InvalidState(ctx.tr("调整后 {n} {d} 的合计会小于 0。", "That would leave {n} below zero on {d}.",
                                   n=worker.name, d=day))  # fmt: skip
+    limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     reason = cmd.arg("reason").strip()
     entry = WorkLog(
         engagement_id=ctx.eng.id or 0, person_id=worker.id or 0, level=worker.level or "", work_date=day,
