@@ -51,6 +51,7 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from bot import clock
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Inbound, Outgoing
+from bot.redact import redact
 
 if TYPE_CHECKING:
     from bot.channels import Handle
@@ -151,23 +152,29 @@ def card(message: Outgoing, agent_id: int, user_id: str) -> dict[str, Any] | Non
     """The `message/send` body of a button card for this row; None when it has no buttons
     or its text does not fit a card."""
     buttons = CARD_BUTTONS.get(message.kind)
-    if not buttons or not message.ref or len(message.text) > CARD_TEXT_MAX:
+    # The audit chain's anchor line (🔗 …) goes into a field of its own, not the card's text.
+    lines = message.text.strip().splitlines()
+    anchors = [line.removeprefix("🔗").strip() for line in lines if line.startswith("🔗")]
+    text = "\n".join(line for line in lines if not line.startswith("🔗"))
+    if not buttons or not message.ref or len(text) > CARD_TEXT_MAX:
         return None
     english = message.locale == "en"
-    title = message.text.strip().splitlines()[0] if message.text.strip() else message.ref
-    return {
-        "touser": user_id, "agentid": agent_id, "msgtype": "template_card",
-        "template_card": {
-            "card_type": "button_interaction",
-            "main_title": {"title": _clip(title, CARD_TITLE_MAX)},
-            "sub_title_text": message.text,
-            "task_id": task_id(message),
-            "button_list": [
-                {"text": en if english else zh, "style": 1, "key": command.format(ref=message.ref)}
-                for zh, en, command in buttons
-            ],
-        },
-    }  # fmt: skip
+    title = text.splitlines()[0] if text else message.ref
+    card: dict[str, Any] = {
+        "card_type": "button_interaction",
+        "main_title": {"title": _clip(title, CARD_TITLE_MAX)},
+        "sub_title_text": text,
+        "task_id": task_id(message),
+        "button_list": [
+            {"text": en if english else zh, "style": 1, "key": command.format(ref=message.ref)}
+            for zh, en, command in buttons
+        ],
+    }
+    if anchors:
+        card["horizontal_content_list"] = [
+            {"keyname": "Audit" if english else "审计链", "value": anchor} for anchor in anchors
+        ]
+    return {"touser": user_id, "agentid": agent_id, "msgtype": "template_card", "template_card": card}
 
 
 def task_id(message: Outgoing) -> str:
@@ -267,7 +274,8 @@ class WecomSender:
                                      timeout=HTTP_TIMEOUT_SECONDS)  # fmt: skip
             result = response.json()
         except (requests.RequestException, ValueError) as error:
-            raise NetworkError(f"wecom webhook: {type(error).__name__}: {error}") from error
+            # the robot's key is in the URL
+            raise NetworkError(redact(f"wecom webhook: {type(error).__name__}: {error}")) from error
         code = int(result.get("errcode", 0)) if isinstance(result, dict) else 0
         if code != 0:
             raise refusal(code, str(result.get("errmsg", "")))
@@ -278,10 +286,11 @@ class WecomSender:
             send()
         except WeChatClientException as error:
             if error.errcode is None:  # an HTTP error status: no errcode to read
-                raise NetworkError(f"wecom: HTTP error: {error}") from error
+                raise NetworkError(redact(f"wecom: HTTP error: {error}")) from error
             raise refusal(int(error.errcode), str(error.errmsg or "")) from error
         except (requests.RequestException, ValueError) as error:
-            raise NetworkError(f"wecom: {type(error).__name__}: {error}") from error
+            # requests names the URL, with `corpsecret` or `access_token` in its query
+            raise NetworkError(redact(f"wecom: {type(error).__name__}: {error}")) from error
 
 
 # -- inbound: the callback ---------------------------------------------------------------

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot import clock
+from bot import clock, redact
 from bot.errors import ConfigError, StorageError
 
 Command = Callable[[argparse.Namespace], int]
@@ -58,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--channel", default="console", help="channel the message comes from")
     say.add_argument("--json", action="store_true", help="print replies as one JSON array")
     say.add_argument("--event-id", help="platform event id (a repeated id is a redelivery)")
-    # REMAINDER: the message may contain words such as "-2h"; options go before it.
-    say.add_argument("text", nargs=argparse.REMAINDER, help="the message (after the options)")
+    # REMAINDER: the message may contain words such as "-2h"; options go before it. A message
+    # that itself starts with "-" (say … --json -- -h) follows `--`, which ends the options.
+    say.add_argument("text", nargs=argparse.REMAINDER,
+                     help="the message, after the options; after -- if it starts with - (-- -h)")  # fmt: skip
 
     chat = add("chat", c.chat, "interactive console chat (/as USER switches speaker)")
     _speaker_options(chat)
@@ -68,12 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     out = add("outbox", c.outbox_list, "list outgoing messages")
     out.add_argument("--json", action="store_true")
-    out.add_argument("--status", choices=["pending", "sent", "failed"])
+    out.add_argument("--status", choices=["pending", "sending", "sent", "failed", "unknown"])
     out.add_argument("--limit", type=int, default=200)
+    out.add_argument("--requeue", type=int, metavar="ID",
+                     help="send an unknown or failed message again")  # fmt: skip
+
+    inbox = add("inbox", c.inbox, "list inbound events, newest first (failed: not handled again)")
+    inbox.add_argument("--json", action="store_true")
+    inbox.add_argument("--status", choices=["handled", "failed"])
+    inbox.add_argument("--limit", type=int, default=200)
 
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", parents=common, help="check the hash chain")
+    verify.add_argument("--anchors", metavar="FILE",
+                        help="also check the chain against the anchors (#1234·3f9a…) in FILE: "
+                             "a chat export, saved mail, any text")  # fmt: skip
     verify.set_defaults(handler=c.audit_verify)
 
     export = sub.add_parser("export", help="export records")
@@ -140,6 +152,7 @@ def _run(argv: Sequence[str] | None) -> int:
         level=logging.WARNING if args.command != "serve" else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact.install_logging()  # every command's records, serve's included: no secret in a log
     if args.config:
         os.environ["RENTIAN_CONFIG"] = args.config
     now = args.now or os.environ.get("RENTIAN_NOW")
@@ -185,6 +198,7 @@ def _check_settings_and_database(args: argparse.Namespace) -> None:
         settings = load_settings(**({"db": args.db} if args.db else {}))
     except ValidationError as error:
         raise ConfigError(describe(error), "settings") from None
+    redact.register_settings(settings)
     if args.command == "init":
         return
     engine = make_engine(settings.db, create=False)

@@ -1,6 +1,7 @@
 """What a handler gets: the transaction, the time, who is asking, where, and ways to answer.
 
-Everything a handler says goes into the outbox in the handler's own transaction.
+Everything a handler says goes into the outbox in the handler's own transaction. A signing
+command's replies after its audit entry end with the chain's anchor (`storage.audit.Anchor`).
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlmodel import Session
 
 from bot import clock, notify
-from bot.commands import Command, Registry
+from bot.assurance import SIGNING
+from bot.commands import Command, MessageContext, Registry
+from bot.errors import UserError
 from bot.i18n import tr
-from bot.message import Inbound
+from bot.message import ChatType, Inbound
 from handlers.catalog import ROLES, UNREGISTERED_REPORTER
 from storage import audit, outbox
-from storage.models import Engagement, Person
+from storage.models import AuditEntry, Engagement, Person
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,14 @@ def roles_text(command: Command, locale: str) -> str:
     return (", " if locale == "en" else "、").join(names)
 
 
+def anchor_line(anchor: audit.Anchor, locale: str) -> str:
+    """The anchor as the client reads (and keeps) it. Short, as it ends replies (cards have a
+    length limit); it says the chain is the server's one, shared by every engagement."""
+    return tr(
+        locale, "🔗 审计链 {a}（全系统共用）", "🔗 Audit chain {a} (server-wide)", a=str(anchor)
+    )
+
+
 @dataclass
 class Context:
     """The handler's view of one command: read and write through `session`, answer via `reply`."""
@@ -75,6 +87,9 @@ class Context:
     engagement: Engagement | None = None
     actor: Actor | None = None
     reply_ids: list[int] = field(default_factory=list)
+    # This command's last audit entry, and whether the command signs (see `_anchored`).
+    _audited: AuditEntry | None = field(default=None, init=False, repr=False)
+    _signs: bool | None = field(default=None, init=False, repr=False)
 
     def tr(self, zh: str, en: str, **values: Any) -> str:
         return tr(self.locale, zh, en, **values)
@@ -95,6 +110,7 @@ class Context:
     ) -> None:
         """Answer in the chat the message came from."""
         assert self.inbound is not None
+        text = self._anchored(text)
         row_id = outbox.enqueue(
             self.session, now=self.now, channel=self.inbound.channel, recipient_type="chat",
             recipient=self.inbound.chat_id, address=self.inbound.chat_id, kind=kind, ref=ref,
@@ -131,8 +147,37 @@ class Context:
         if self.inbound is not None:
             data.setdefault("via", f"{self.inbound.channel}:{self.inbound.chat_id}")
             data.setdefault("message", self.inbound.message_id or self.inbound.event_id)
-        audit.append(self.session, at=self.now, actor=actor, action=action, ref=ref,
-                     engagement_id=self.engagement.id if self.engagement else None, data=data)  # fmt: skip
+        self._audited = audit.append(self.session, at=self.now, actor=actor, action=action, ref=ref,
+                                     engagement_id=self.engagement.id if self.engagement else None,
+                                     data=data)  # fmt: skip
+
+    def _anchored(self, text: str) -> str:
+        """A signing command's reply after its audit entry ends with the chain head's anchor, so
+        the client holds where the chain stood (`rentian audit verify --anchors`). An entry
+        rolled back with the handler's savepoint (a refusal after it) is no longer persistent."""
+        entry = self._audited
+        if entry is None or not inspect(entry).persistent or not self._signing():
+            return text
+        return f"{text}\n{anchor_line(audit.Anchor.of(entry), self.locale)}"
+
+    def _signing(self) -> bool:
+        """Whether the message's command needs a proven sender (`SIGNING`): signatures,
+        acceptance, month closes, estimates, assignment, adjustments, binding. The bus does not
+        hand the command over; parsing the message again is pure and cheap."""
+        if self._signs is None:
+            inbound = self.inbound
+            assert inbound is not None
+            zone = self.engagement.timezone if self.engagement else None
+            where = MessageContext(
+                direct=inbound.chat_type == ChatType.DIRECT, mentions=inbound.mentions,
+                locale=self.locale, today=clock.local(self.now, zone).date() if zone else None,
+            )  # fmt: skip
+            try:
+                parsed = self.registry.parse(inbound.text, where)
+            except UserError:
+                parsed = None
+            self._signs = parsed is not None and parsed.command.needs == SIGNING
+        return self._signs
 
     def when(self, moment: datetime) -> str:
         """A time for people, in the engagement's time zone: `2026-11-25 14:30`."""

@@ -88,7 +88,8 @@ def _apply(runtime: Runtime, spec: EngagementSpec) -> None:
 
 
 def say(args: argparse.Namespace) -> int:
-    text = " ".join(args.text).strip()
+    words = args.text[1:] if args.text[:1] == ["--"] else args.text  # `--` ended the options
+    text = " ".join(words).strip()
     if not text:
         print("rentian say: the message is missing (options first, then the text)", file=sys.stderr)
         return 2
@@ -233,6 +234,8 @@ def _queued_since(runtime: Runtime, after: int, now: datetime) -> list[OutboxMes
 
 def outbox_list(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
+    if args.requeue is not None:
+        return _requeue(runtime, args.requeue)
     with transaction(runtime.engine) as session:
         rows = outbox.listing(session, args.status, args.limit)
         codes = _engagement_codes(session, {r.engagement_id for r in rows if r.engagement_id})
@@ -247,6 +250,20 @@ def outbox_list(args: argparse.Namespace) -> int:
               f"{row.recipient_type}:{row.recipient:<16} {row.kind:<18} {row.ref:<7} {text}{error}")  # fmt: skip
     if not rows:
         print("outbox is empty" if not args.status else f"no {args.status} messages")
+    return 0
+
+
+def _requeue(runtime: Runtime, row_id: int) -> int:
+    """`outbox --requeue ID`: the operator has the dispatcher send an unknown or failed row."""
+    before = outbox.requeue(runtime.engine, row_id, clock.now())
+    if before is None:
+        print(f"rentian: no outbox message {row_id}", file=sys.stderr)
+        return 2
+    if before not in (outbox.UNKNOWN, outbox.FAILED):
+        print(f"rentian: outbox message {row_id} is {before}: only unknown or failed messages "
+              "are requeued", file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"outbox message {row_id} ({before}) requeued: the dispatcher sends it again")
     return 0
 
 
@@ -269,15 +286,49 @@ def _row_json(row: OutboxMessage, codes: dict[int, str]) -> dict[str, object]:
     }  # fmt: skip
 
 
+def inbox(args: argparse.Namespace) -> int:
+    """Inbound events by their dedupe keys; a failed one with its error (bot.intake)."""
+    from bot import intake
+
+    runtime = _runtime(args)
+    with transaction(runtime.engine) as session:
+        rows = intake.listing(session, args.status, args.limit)
+    if args.json:
+        print(json.dumps([intake.as_json(row) for row in rows], ensure_ascii=False))
+        return 0
+    for row in rows:
+        error = f"  ! {row.error_class}: {row.error}" if row.status == intake.FAILED else ""
+        print(f"{row.received_at.isoformat()} {row.status:<7} {row.channel:<8} {row.key}{error}")
+    if not rows:
+        print("no inbound events" if not args.status else f"no {args.status} inbound events")
+    return 0
+
+
 def audit_verify(args: argparse.Namespace) -> int:
+    """The chain, then (`--anchors FILE`) the anchors the client kept: a deleted tail or a
+    recomputed chain holds together, but no longer matches what was posted at the time."""
+    anchors = None
+    if args.anchors:
+        anchors = audit.find_anchors(Path(args.anchors).read_text(encoding="utf-8", errors="replace"))
+        if not anchors:
+            print(f"rentian: {args.anchors}: no audit chain anchors in it "
+                  "(they look like #1234·3f9a12bc4d5e0718)", file=sys.stderr)  # fmt: skip
+            return 2
     runtime = _runtime(args)
     result = audit.verify(runtime.engine)
     if result.ok:
         print(f"audit log OK: {result.checked} entries, chain intact")
-        return 0
-    print(f"audit log BROKEN at entry #{result.bad_id}: {result.problem} "
-          f"({result.checked} entries before it are intact)")  # fmt: skip
-    return 1
+    else:
+        print(f"audit log BROKEN at entry #{result.bad_id}: {result.problem} "
+              f"({result.checked} entries before it are intact)")  # fmt: skip
+    if anchors is None:
+        return 0 if result.ok else 1
+    failures = audit.check_anchors(runtime.engine, anchors)
+    held = "all hold" if not failures else f"{len(failures)} fail{'s' if len(failures) == 1 else ''}"
+    print(f"{len(anchors)} anchors from {args.anchors}: {held}")
+    for failure in failures:
+        print(f"  anchor {failure.anchor} FAILS: {failure.problem}")
+    return 0 if result.ok and not failures else 1
 
 
 def export_statement(args: argparse.Namespace) -> int:

@@ -17,13 +17,13 @@ from sqlmodel import Session
 
 from bot import clock, notify
 from bot.commands import Arg, Command, Parsed
-from bot.context import Context
+from bot.context import Context, anchor_line
 from bot.errors import InvalidState, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import progress, progress_text, sla
+from handlers import limits, progress, progress_text, sla
 from handlers.workcalendar import BusinessCalendar
-from storage import outbox
+from storage import audit, outbox
 from storage.db import transaction
 from storage.models import ChatBinding, Engagement, OutboxMessage
 
@@ -100,8 +100,16 @@ def post_syncs(job: JobContext) -> None:
             late = is_late(day, at, now_local)
             if late:
                 sync = replace(sync, late=True)
+            text = progress_text.daily_text(sync, engagement.locale) + _anchor(session, engagement)
             notify.to_chat(session, binding, now=job.now, kind="progress.sync", ref=str(day),
-                           text=progress_text.daily_text(sync, engagement.locale), dedupe_key=base)  # fmt: skip
+                           text=text, dedupe_key=base)  # fmt: skip
+
+
+def _anchor(session: Session, engagement: Engagement) -> str:
+    """The sync's last line: the anchor of the engagement's last audit entry, so the client's
+    chat keeps where the chain stood each day (see storage.audit)."""
+    entry = audit.head(session, engagement.id)
+    return "" if entry is None else "\n" + anchor_line(audit.Anchor.of(entry), engagement.locale)
 
 
 def post_weekly(job: JobContext) -> None:
@@ -233,16 +241,16 @@ def sync_command(ctx: Context, cmd: Parsed) -> None:
 
 
 def report_command(ctx: Context, cmd: Parsed) -> None:
-    label = cmd.arg("week")
-    if label is None:
-        label, _, _ = progress.week_of(clock.local(ctx.now, ctx.eng.timezone).date())
-    try:
-        label = label.upper()
-        progress.week_start(label)
-    except (ValueError, IndexError):
-        raise UsageError(
-            ctx.tr("周写成 YYYY-Www，例如 2026-W48。", "Write the week as YYYY-Www, e.g. 2026-W48.")
-        ) from None
+    word = cmd.arg("week")
+    if word is None:
+        label, monday, _ = progress.week_of(clock.local(ctx.now, ctx.eng.timezone).date())
+    else:
+        week = progress.parse_week(word)
+        if week is None:
+            raise UsageError(ctx.tr("周写成 YYYY-Www，例如 2026-W48。",
+                                    "Write the week as YYYY-Www, e.g. 2026-W48."))  # fmt: skip
+        label, monday = week
+    limits.enforce(limits.check_week(monday, ctx.eng, ctx.locale))
     report = progress.weekly(ctx.session, ctx.eng, label, ctx.now)
     ctx.reply(progress_text.weekly_text(report, ctx.locale), "progress.weekly", label)
 

@@ -1,13 +1,17 @@
 """The audit log: append-only, each row hashing the previous row's hash and its own content.
 
-`verify` recomputes the chain; an edited, inserted or deleted row breaks it at that row.
+`verify` recomputes the chain; an edited, inserted or deleted row breaks it at that row. Whoever
+holds the database can still delete the tail, or rewrite a row and recompute every later hash:
+an *anchor* (`#<entry id>·<hash prefix>`), posted where the client keeps it, catches both
+(`check_anchors`). There is one chain per database, shared by every engagement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +23,16 @@ from storage.db import is_postgres
 from storage.models import AuditEntry
 
 GENESIS = "genesis"
+# Hex digits of an entry's hash in an anchor. 64 bits: grinding a rewritten entry until its hash
+# fits a 48-bit prefix (12 digits) takes a GPU hours; a 64-bit one, decades.
+ANCHOR_DIGITS = 16
+# An anchor in any pasted text (a chat export, saved mail, a JSON or HTML export): `#`, the
+# entry id, a middle dot (or what exports and fonts make of it), 12-64 hex digits.
+_ANCHOR = re.compile(
+    r"(?<![0-9A-Za-z&#])#([0-9]{1,18})\s?(?:[·・•‧∙]|\\u00[bB]7|&middot;|&#183;)\s?"
+    r"([0-9a-fA-F]{12,64})(?![0-9A-Za-z])"
+)
+_MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL: a larger one is no entry
 _PG_AUDIT_LOCK = 0x52454E54  # "RENT": serialises appends across instances on PostgreSQL
 
 
@@ -114,3 +128,64 @@ def _entries(engine: Engine, batch: int) -> Iterator[AuditEntry]:
             yield from rows
             last_id = rows[-1].id or last_id
             session.expunge_all()
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the chain stood: entry `position` (its id) had a hash starting with `prefix`."""
+
+    position: int
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"#{self.position}·{self.prefix}"
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> Anchor:
+        return cls(entry.id or 0, entry.hash[:ANCHOR_DIGITS])
+
+
+@dataclass(frozen=True)
+class AnchorFailure:
+    anchor: Anchor
+    problem: str
+
+
+def head(session: Session, engagement_id: int | None = None) -> AuditEntry | None:
+    """The chain's last entry; with `engagement_id`, the last entry of that engagement."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)  # type: ignore[union-attr]
+    if engagement_id is not None:
+        query = query.where(AuditEntry.engagement_id == engagement_id)
+    return session.execute(query).scalar_one_or_none()
+
+
+def find_anchors(text: str) -> list[Anchor]:
+    """Every anchor in `text`, each once, in the order they first appear."""
+    found = (Anchor(int(position), prefix.lower()) for position, prefix in _ANCHOR.findall(text))
+    return list(dict.fromkeys(found))
+
+
+def check_anchors(
+    engine: Engine, anchors: Iterable[Anchor], batch: int = 500
+) -> list[AnchorFailure]:
+    """The anchors the database no longer matches: a deleted entry, or a different hash (that
+    entry or one before it was rewritten, and the chain recomputed)."""
+    wanted = list(anchors)
+    hashes: dict[int, str] = {}
+    with Session(engine) as session:
+        for start in range(0, len(wanted), batch):
+            ids = {a.position for a in wanted[start : start + batch] if a.position <= _MAX_ID}
+            query = select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.id.in_(ids))  # type: ignore[union-attr]
+            hashes.update({int(i): str(h) for i, h in session.execute(query).all()})
+        last = head(session)
+    end = f"the chain ends at #{last.id}" if last is not None else "the log is empty"
+    failures = []
+    for anchor in wanted:
+        found = hashes.get(anchor.position)
+        if found is None:
+            failures.append(AnchorFailure(anchor, f"no entry #{anchor.position} ({end})"))
+        elif not found.startswith(anchor.prefix):
+            failures.append(AnchorFailure(anchor, f"entry #{anchor.position} now hashes to "
+                                                  f"{found[: len(anchor.prefix)]}: it, or an entry "
+                                                  "before it, was rewritten"))  # fmt: skip
+    return failures

@@ -45,7 +45,9 @@ def test_no_sync_on_holidays_then_one_at_the_time_on_a_working_day(autumn: Conso
     autumn.tick()
     (sync,) = posts(autumn, "progress.sync")
     assert (sync.recipient, sync.ref) == ("demo-group", "2026-10-08")
-    assert sync.text == "📊 DEMO-2026 进度同步 2026-10-08：今日无新进展，无待办事项。"
+    head, anchor = sync.text.splitlines()  # the sync ends with the audit chain's head
+    assert head == "📊 DEMO-2026 进度同步 2026-10-08：今日无新进展，无待办事项。"
+    assert anchor.startswith("🔗 审计链 #1·")
 
 
 def test_the_sync_reports_the_day(autumn: ConsoleHarness) -> None:
