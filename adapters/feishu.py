@@ -43,6 +43,7 @@ from bot import clock
 from bot.errors import NetworkError, PlatformRefused
 from bot.lexer import normalise
 from bot.message import ChatType, Inbound, Mention, Outgoing
+from bot.redact import redact
 
 if TYPE_CHECKING:
     from bot.channels import Handle
@@ -304,7 +305,7 @@ class FeishuSender:
         try:
             response = method(request)
         except Exception as error:  # requests' connection errors, a non-JSON answer
-            raise NetworkError(f"feishu: {type(error).__name__}: {error}") from error
+            raise NetworkError(redact(f"feishu: {type(error).__name__}: {error}")) from error
         if response.code is None:
             raise NetworkError("feishu: unreadable answer")
         if response.code != 0:

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from bot.dispatcher import Sender
     from config.settings import Settings
 
+# Channels whose sends may be repeated without a second message arriving: Feishu drops a send
+# whose `uuid` (the outbox row's key) it has seen; the console only prints. A row of another
+# channel whose sender died during the send may have arrived: it is marked `unknown`, never
+# sent again by itself (storage.outbox.claim). DingTalk's robot API, WeCom's message API
+# and SMTP take no idempotency key.
+IDEMPOTENT_SENDS: frozenset[str] = frozenset({"console", "feishu"})
+
 # Runs one inbound message through the bus (in a worker thread) once it is verified and
 # normalised; resolves after the transaction committed, so an adapter acks only then.
 Handle = Callable[[Inbound], Awaitable["Outcome"]]

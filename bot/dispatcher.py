@@ -1,9 +1,14 @@
 """The dispatcher: drains the outbox to the channels, with exponential backoff.
 
-A row is leased, sent, then marked sent; a failure schedules a retry (10 s, 20 s, 40 s…
-up to the cap) until `max_attempts`, after which the row is `failed` and shows in
-`rentian outbox --status failed`. Stopping between claim and send loses nothing: the lease
-runs out and the row is sent again (platforms drop the duplicate by our dedupe id).
+A row is leased, marked `sending` just before its send, then marked sent; a failure
+schedules a retry (10 s, 20 s, 40 s… up to the cap) until `max_attempts`, after which the
+row is `failed` and shows in `rentian outbox --status failed`. Stopping between claim and
+send loses nothing: the lease runs out and the row is sent again. A process killed during
+a send leaves the row `sending`: once its lease has run out it is sent again where the
+channel's sends are idempotent (`bot.channels.IDEMPOTENT_SENDS`), else it becomes `unknown`
+(`rentian outbox --status unknown`) and waits for an operator's `--requeue`.
+
+What the dispatcher records or logs of a failure goes through `bot.redact` first.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from bot import clock
+from bot.channels import IDEMPOTENT_SENDS
 from bot.errors import AdapterError
 from bot.message import Outgoing
+from bot.redact import redact
 from config.settings import OutboxSettings
 from storage import outbox
 from storage.models import OutboxMessage
@@ -90,11 +97,13 @@ class Dispatcher:
             return DrainResult()
         now = clock.now()
         lease = timedelta(seconds=self.settings.lease_seconds)
-        rows = await asyncio.to_thread(
-            outbox.claim, self.engine, list(self.senders), now, lease, self.settings.batch
-        )
+        rows = await asyncio.to_thread(outbox.claim, self.engine, list(self.senders), now, lease,
+                                       self.settings.batch, IDEMPOTENT_SENDS)  # fmt: skip
         sent = retried = failed = 0
         for row in rows:
+            # The window in which a kill leaves the outcome unknown: this send, no longer.
+            if not await asyncio.to_thread(outbox.begin, self.engine, row, clock.now(), lease):
+                continue  # its claim ran out while the batch was slow: another dispatcher has it
             outcome = await self._send(row)
             sent += outcome == "sent"
             retried += outcome == "retry"
@@ -109,17 +118,20 @@ class Dispatcher:
             retry_at = next_attempt(row.attempts, clock.now(), self.settings)
             if not error.retryable:
                 retry_at = None
-            log.warning("outbox %s to %s failed (attempt %s): %s", row.id, row.channel,
-                        row.attempts, error)  # fmt: skip
-            await asyncio.to_thread(outbox.mark_retry, self.engine, row.id, str(error), retry_at)
-            return "retry" if retry_at else "failed"
+            return await self._retry(row, redact(str(error)), retry_at)
         except Exception as error:  # a bug in a sender must not stop the others
             log.exception("outbox %s: sender crashed", row.id)
             retry_at = next_attempt(row.attempts, clock.now(), self.settings)
-            await asyncio.to_thread(outbox.mark_retry, self.engine, row.id, repr(error), retry_at)
-            return "retry" if retry_at else "failed"
+            return await self._retry(row, redact(repr(error)), retry_at)
         await asyncio.to_thread(outbox.mark_sent, self.engine, row.id, clock.now())
         return "sent"
+
+    async def _retry(self, row: OutboxMessage, error: str, retry_at: datetime | None) -> str:
+        assert row.id is not None
+        log.warning("outbox %s to %s failed (attempt %s): %s", row.id, row.channel,
+                    row.attempts, error)  # fmt: skip
+        await asyncio.to_thread(outbox.mark_retry, self.engine, row.id, error, retry_at)
+        return "retry" if retry_at else "failed"
 
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Drain until stopped: on every wake-up and at least every `poll_seconds`."""

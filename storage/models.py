@@ -136,7 +136,7 @@ class OutboxMessage(SQLModel, table=True):
         default="zh-CN", max_length=16, sa_column_kwargs={"server_default": "zh-CN"}
     )
     dedupe_key: str | None = Field(default=None, unique=True)
-    status: str = "pending"  # pending | sent | failed
+    status: str = "pending"  # pending | sending | sent | failed | unknown (see storage.outbox)
     attempts: int = 0
     next_attempt_at: datetime = _when()
     last_error: str = ""

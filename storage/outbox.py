@@ -2,25 +2,37 @@
 
 Claiming takes a lease (`next_attempt_at` moves into the future) in a short transaction,
 so a sender never holds a database lock while it talks to a platform, several dispatchers
-never send one row at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and a row whose
-sender died is picked up again when its lease runs out.
+never send one row at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and a claimed row
+whose sender died before it began is picked up again when its lease runs out.
+
+Right before the send, `begin` marks the row `sending` with a lease of its own; `mark_sent`
+or `mark_retry` settles it. A row still `sending` after that lease — its sender died during
+the send, which may or may not have arrived — is sent again only on a channel whose sends
+are idempotent; elsewhere it becomes `unknown`, and stays so until an operator `requeue`s it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlmodel import Session
 
 from bot.i18n import DEFAULT_LOCALE
 from storage.db import insert_ignore, transaction
 from storage.models import Engagement, OutboxMessage
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 _CAUSED = "rentian.outbox.caused"  # session.info: ids of the rows this transaction added
+_INTERRUPTED = (
+    "outcome unknown: the sender stopped during the send, which may have arrived; not sent "
+    "again by itself. Check with the recipient, then `rentian outbox --requeue {id}` if needed"
+)
+
+log = logging.getLogger("rentian.outbox")
 
 
 def enqueue(
@@ -84,29 +96,68 @@ def _locale(session: Session, engagement_id: int | None) -> str:
 
 
 def claim(
-    engine: Engine, channels: Sequence[str], now: datetime, lease: timedelta, limit: int
+    engine: Engine,
+    channels: Sequence[str],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    idempotent: Collection[str] = (),
 ) -> list[OutboxMessage]:
-    """Take up to `limit` due pending rows of these channels and lease them to the caller."""
+    """Lease up to `limit` due rows of these channels to the caller: pending ones, and ones
+    left `sending` past their lease on an `idempotent` channel. Those left `sending` on any
+    other channel become `unknown` and are not returned."""
+    resend = list(idempotent)
+    interrupted = and_(
+        OutboxMessage.status == SENDING,
+        OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+    )
     with transaction(engine) as session:
+        lost = select(OutboxMessage).where(
+            interrupted,
+            OutboxMessage.channel.in_(channels),  # type: ignore[attr-defined]
+            OutboxMessage.channel.not_in(resend),  # type: ignore[attr-defined]
+        )
+        for row in session.execute(lost.with_for_update(skip_locked=True)).scalars():
+            row.status, row.last_error = UNKNOWN, _INTERRUPTED.format(id=row.id)
+            log.warning("outbox %s to %s: its sender stopped during the send; outcome "
+                        "unknown, not sent again", row.id, row.channel)  # fmt: skip
+        due = or_(
+            and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),  # type: ignore[operator]
+            and_(interrupted, OutboxMessage.channel.in_(resend)),  # type: ignore[attr-defined]
+        )
         query = (
             select(OutboxMessage)
-            .where(
-                OutboxMessage.status == PENDING,
-                OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
-                OutboxMessage.channel.in_(channels),  # type: ignore[attr-defined]
-            )
+            .where(due, OutboxMessage.channel.in_(channels))  # type: ignore[attr-defined]
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         rows = list(session.execute(query).scalars())
         for row in rows:
+            row.status = PENDING
             row.attempts += 1
             row.next_attempt_at = now + lease
         return rows
 
 
+def begin(engine: Engine, row: OutboxMessage, now: datetime, lease: timedelta) -> bool:
+    """Mark a claimed row in flight, just before its send; False when it is no longer the
+    caller's (its claim ran out and another dispatcher claimed it: `attempts` moved on)."""
+    with transaction(engine) as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,  # type: ignore[arg-type]
+                OutboxMessage.status == PENDING,
+                OutboxMessage.attempts == row.attempts,
+            )
+            .values(status=SENDING, next_attempt_at=now + lease)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
+    """The platform took it (also when the row was given up as `unknown` meanwhile)."""
     with transaction(engine) as session:
         session.execute(
             update(OutboxMessage)
@@ -116,16 +167,36 @@ def mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
 
 
 def mark_retry(engine: Engine, row_id: int, error: str, retry_at: datetime | None) -> None:
-    """Schedule another attempt at `retry_at`, or mark the row failed when it is None."""
+    """Schedule another attempt at `retry_at`, or mark the row failed when it is None; a row
+    sent meanwhile (by another dispatcher) stays sent."""
     values: dict[str, Any] = {"last_error": error[:1000]}
     if retry_at is None:
         values["status"] = FAILED
     else:
-        values["next_attempt_at"] = retry_at
+        values.update(status=PENDING, next_attempt_at=retry_at)
     with transaction(engine) as session:
         session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)  # type: ignore[arg-type]
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,  # type: ignore[arg-type]
+                OutboxMessage.status.in_((SENDING, UNKNOWN)),  # type: ignore[attr-defined]
+            )
+            .values(**values)
         )
+
+
+def requeue(engine: Engine, row_id: int, now: datetime) -> str | None:
+    """An operator's decision: send an `unknown` or `failed` row again from now, with its
+    attempts counted afresh. Returns the row's status before (None: no such row); only those
+    two statuses are changed."""
+    with transaction(engine) as session:
+        row = session.get(OutboxMessage, row_id, with_for_update=True)
+        if row is None:
+            return None
+        before = row.status
+        if before in (UNKNOWN, FAILED):
+            row.status, row.attempts, row.next_attempt_at = PENDING, 0, now
+        return before
 
 
 def mark_delivered(session: Session, row_ids: Sequence[int], now: datetime) -> None:
@@ -147,5 +218,10 @@ def listing(session: Session, status: str | None = None, limit: int = 200) -> li
 
 
 def count_pending(session: Session) -> int:
-    query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
+    """Rows still to deliver: pending or in flight (not `unknown`: those wait for a person)."""
+    query = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status.in_((PENDING, SENDING)))  # type: ignore[attr-defined]
+    )
     return int(session.execute(query).scalar_one())
