@@ -47,6 +47,7 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
             "sync_time": f"{spec.sync_time:%H:%M}",
             "digest_time": f"{spec.digest_time:%H:%M}",
             "email_signing": spec.email_signing,
+            "overtime_ceiling": spec.overtime_ceiling_minutes,
         },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),

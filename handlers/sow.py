@@ -28,7 +28,7 @@ DEFAULT_SERVICES = ("online_support", "response_sla")
 _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats"})
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
-     "hours_per_day", "min_unit", "daily_cap", "allow_unregistered_reporters", "email_signing",
+     "hours_per_day", "min_unit", "daily_cap", "overtime_ceiling", "allow_unregistered_reporters", "email_signing",
      "backdate_days", "log_reminder", "budget_alerts", "blocker_escalation_hours",
      "sync_time", "digest_time"}
 )  # fmt: skip
@@ -128,6 +128,7 @@ class EngagementSpec:
     digest_time: time = time(9, 0)  # the customer manager's morning digest
     # Mail whose sender's domain vouched for it (DMARC, bot.assurance.DOMAIN) may sign.
     email_signing: bool = False
+    overtime_ceiling_minutes: int = 240  # one entry: at most daily_cap plus this, with ot=yes
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -232,7 +233,12 @@ def _work_units(t: Node, hours_per_day: int) -> dict[str, int]:
         t.add("daily_cap", "more than 24 hours (at most 24h)")
     if minimum and cap and minimum > cap:
         t.add("min_unit", "larger than daily_cap (min_unit must be <= daily_cap)")
-    return {"min_unit_minutes": minimum or 60, "daily_cap_minutes": cap or day}
+    # Overtime one entry may carry beyond daily_cap (ot=yes); a person's day stays <= 24 h.
+    overtime = t.minutes("overtime_ceiling", "4h", day)
+    if overtime is not None and overtime > 24 * 60:
+        t.add("overtime_ceiling", "more than 24 hours (at most 24h)")
+    return {"min_unit_minutes": minimum or 60, "daily_cap_minutes": cap or day,
+            "overtime_ceiling_minutes": 240 if overtime is None else overtime}  # fmt: skip
 
 
 def _work_rules(t: Node) -> dict[str, Any]:

@@ -329,3 +329,17 @@ def test_no_input_breaks_a_limit_or_the_bot(
         for reply in day.say(user, text):
             assert reply.kind != "error.internal", text
     assert_within_limits(day)
+
+
+def test_the_overtime_ceiling_comes_from_the_engagement_file(runtime, tmp_path) -> None:
+    from config.settings import DEMO_ENGAGEMENT
+    from tests.harness import ConsoleHarness
+
+    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8")
+    text = text.replace('daily_cap = "1d"', 'daily_cap = "1d"\novertime_ceiling = "1h"')
+    path = tmp_path / "engagement.toml"
+    path.write_text(text, encoding="utf-8")
+    harness = ConsoleHarness(runtime)
+    harness.apply(path)
+    assert harness.one("zhaogang", "/报工 10h svc=ops_monitoring 割接 ot=yes").kind.startswith("error.")
+    assert not harness.one("zhaogang", "/报工 9h svc=ops_monitoring 割接 ot=yes").kind.startswith("error.")
