@@ -163,6 +163,7 @@ class Bus:
                 parsed = Parsed(self.registry.help_command(), {"command": parsed.command.name})
             self._check(context, parsed, inbound)
             with context.session.begin_nested():
+                context.command = parsed.command
                 parsed.command.handler(context, parsed)
         except UserError as error:
             context.reply_ids.clear()  # the handler's own rows went with its savepoint

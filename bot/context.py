@@ -15,10 +15,9 @@ from sqlmodel import Session
 
 from bot import clock, notify
 from bot.assurance import SIGNING
-from bot.commands import Command, MessageContext, Registry
-from bot.errors import UserError
+from bot.commands import Command, Registry
 from bot.i18n import tr
-from bot.message import ChatType, Inbound
+from bot.message import Inbound
 from handlers.catalog import ROLES, UNREGISTERED_REPORTER
 from storage import audit, outbox
 from storage.models import AuditEntry, Engagement, Person
@@ -87,9 +86,9 @@ class Context:
     engagement: Engagement | None = None
     actor: Actor | None = None
     reply_ids: list[int] = field(default_factory=list)
-    # This command's last audit entry, and whether the command signs (see `_anchored`).
+    command: Command | None = None  # the command being run (the bus sets it)
+    # This command's last audit entry (see `_anchored`).
     _audited: AuditEntry | None = field(default=None, init=False, repr=False)
-    _signs: bool | None = field(default=None, init=False, repr=False)
 
     def tr(self, zh: str, en: str, **values: Any) -> str:
         return tr(self.locale, zh, en, **values)
@@ -161,23 +160,9 @@ class Context:
         return f"{text}\n{anchor_line(audit.Anchor.of(entry), self.locale)}"
 
     def _signing(self) -> bool:
-        """Whether the message's command needs a proven sender (`SIGNING`): signatures,
-        acceptance, month closes, estimates, assignment, adjustments, binding. The bus does not
-        hand the command over; parsing the message again is pure and cheap."""
-        if self._signs is None:
-            inbound = self.inbound
-            assert inbound is not None
-            zone = self.engagement.timezone if self.engagement else None
-            where = MessageContext(
-                direct=inbound.chat_type == ChatType.DIRECT, mentions=inbound.mentions,
-                locale=self.locale, today=clock.local(self.now, zone).date() if zone else None,
-            )  # fmt: skip
-            try:
-                parsed = self.registry.parse(inbound.text, where)
-            except UserError:
-                parsed = None
-            self._signs = parsed is not None and parsed.command.needs == SIGNING
-        return self._signs
+        """Whether the command being run needs a proven sender (`SIGNING`): signatures,
+        acceptance, month closes, estimates, assignment, adjustments, binding."""
+        return self.command is not None and self.command.needs == SIGNING
 
     def when(self, moment: datetime) -> str:
         """A time for people, in the engagement's time zone: `2026-11-25 14:30`."""

@@ -147,7 +147,8 @@ def test_an_entry_rolled_back_with_the_handler_anchors_nothing(demo: ConsoleHarn
     with transaction(runtime.engine) as session:
         eng = session.execute(select(Engagement).where(Engagement.code == "DEMO-2026")).scalar_one()
         ctx = Context(session=session, now=clock.now(), registry=runtime.registry,
-                      locale=eng.locale, inbound=inbound, engagement=eng)  # fmt: skip
+                      locale=eng.locale, inbound=inbound, engagement=eng,
+                      command=runtime.registry.get("sign"))  # fmt: skip
         with session.begin_nested() as savepoint:
             ctx.audit("cr.signed", "CR-1")
             savepoint.rollback()
