@@ -23,6 +23,7 @@ from bot.dispatcher import to_outgoing
 from bot.errors import PermissionDenied, UsageError, UserError
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import ChatType, Inbound, Outgoing
+from bot.vocabulary import Vocabulary
 from storage import outbox
 from storage.db import insert_ignore, transaction
 from storage.models import ChatBinding, Engagement, Identity, InboundKey, OutboxMessage, Person
@@ -62,8 +63,10 @@ class Bus:
         registry: Registry,
         bot_names: list[str] | tuple[str, ...] = (),
         on_commit: Callable[[], None] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self.engine = engine
+        self.vocabulary = vocabulary or Vocabulary()
         self.registry = registry
         self.bot_names = frozenset(name.lower() for name in bot_names)
         self.on_commit = on_commit
@@ -134,11 +137,12 @@ class Bus:
 
     def _context(self, session: Session, inbound: Inbound) -> Context:
         engagement = _engagement_for(session, inbound)
-        actor = _actor_for(session, engagement, inbound) if engagement else None
+        unregistered = self.vocabulary.unregistered_role
+        actor = _actor_for(session, engagement, inbound, unregistered) if engagement else None
         locale = engagement.locale if engagement else DEFAULT_LOCALE
         return Context(
             session=session, now=clock.now(), registry=self.registry, locale=locale,
-            inbound=inbound, engagement=engagement, actor=actor,
+            inbound=inbound, engagement=engagement, actor=actor, vocabulary=self.vocabulary,
         )  # fmt: skip
 
     def _dispatch(self, context: Context, inbound: Inbound) -> Exception | None:
@@ -200,7 +204,7 @@ class Bus:
             raise PermissionDenied(
                 tr(locale, "/{c} 只有{r}可以使用。", "Only {r} may use /{c}.",
                    c=command.aliases[0] if locale != "en" and command.aliases else command.name,
-                   r=roles_text(command, locale))
+                   r=roles_text(command, locale, self.vocabulary))
             )  # fmt: skip
 
 
@@ -243,7 +247,9 @@ def _sender_engagements(session: Session, inbound: Inbound) -> list[int]:
     return sorted(session.execute(query).scalars())
 
 
-def _actor_for(session: Session, engagement: Engagement, inbound: Inbound) -> Actor | None:
+def _actor_for(
+    session: Session, engagement: Engagement, inbound: Inbound, unregistered: str
+) -> Actor | None:
     query = (
         select(Person)
         .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
@@ -259,7 +265,7 @@ def _actor_for(session: Session, engagement: Engagement, inbound: Inbound) -> Ac
     if person is not None:
         return Actor.of(person)
     if engagement.allow_unregistered_reporters and inbound.chat_type == ChatType.GROUP:
-        return Actor.unregistered(inbound)
+        return Actor.unregistered(inbound, unregistered)
     return None
 
 

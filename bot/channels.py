@@ -1,12 +1,11 @@
-"""The contract between the framework and a platform adapter, and the lazy loader.
+"""The contract between the framework and a platform adapter.
 
-An adapter module `adapters/<name>.py` exposes `create(settings) -> ChannelAdapter`. Importing
-it may be slow (lark_oapi takes ~2 s), so it is imported only when its channel is enabled.
+The app loads each enabled channel's adapter (`app.channels.load`); the framework only knows
+this protocol.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
 
     from bot.bus import Outcome
     from bot.dispatcher import Sender
-    from config.settings import Settings
 
 # Channels whose sends may be repeated without a second message arriving: Feishu drops a send
 # whose `uuid` (the outbox row's key) it has seen; the console only prints. A row of another
@@ -51,10 +49,3 @@ class ChannelAdapter(Protocol):
     async def stop(self) -> None:
         """Close them; unsent work stays in the outbox."""
         ...
-
-
-def load(name: str, settings: Settings) -> ChannelAdapter:
-    """`adapters.<name>.create(settings)`, imported now and not before."""
-    module = importlib.import_module(f"adapters.{name}")
-    adapter: ChannelAdapter = module.create(settings)
-    return adapter

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from bot.assurance import EVERYDAY, Assurance
 from bot.durations import Duration, parse_duration
@@ -20,11 +20,10 @@ from bot.i18n import tr
 from bot.lexer import Token, normalise, parse_date, parse_ref, strip_command_prefix, tokenize
 from bot.message import Mention
 
-if TYPE_CHECKING:
-    from bot.context import Context
-
 ArgKind = Literal["word", "text", "ref", "duration", "date", "person", "choice", "int"]
-Handler = Callable[["Context", "Parsed"], None]
+# A handler takes the command's context (`bot.context.Context`, or the app's subclass of it)
+# and the parsed message. Typed loosely here so that commands need not know the context.
+Handler = Callable[[Any, "Parsed"], None]
 _HELP_FLAGS = frozenset({"-h", "--help", "?", "-?"})
 
 

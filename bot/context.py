@@ -18,7 +18,7 @@ from bot.assurance import SIGNING
 from bot.commands import Command, Registry
 from bot.i18n import tr
 from bot.message import Inbound
-from handlers.catalog import ROLES, UNREGISTERED_REPORTER
+from bot.vocabulary import Vocabulary
 from storage import audit, outbox
 from storage.models import AuditEntry, Engagement, Person
 
@@ -38,10 +38,11 @@ class Actor:
         return cls(person.key, person.name, person.party, frozenset(person.roles), person)
 
     @classmethod
-    def unregistered(cls, inbound: Inbound) -> Actor:
+    def unregistered(cls, inbound: Inbound, role: str) -> Actor:
+        """A sender the engagement does not know, allowed to report with `role`."""
         key = f"unregistered:{inbound.channel}:{inbound.sender_id}"
         name = inbound.sender_name or inbound.sender_id
-        return cls(key, name, "client", frozenset({UNREGISTERED_REPORTER}))
+        return cls(key, name, "client", frozenset({role}))
 
     def may(self, command: Command) -> bool:
         """Roles allow by name; `client` / `vendor` in a command's roles mean the whole party
@@ -54,15 +55,15 @@ class Actor:
         return registered and self.party is not None and self.party in command.roles
 
 
-def roles_text(command: Command, locale: str) -> str:
+def roles_text(command: Command, locale: str, vocabulary: Vocabulary) -> str:
     """Who may run `command`, for a refusal."""
     names = []
     for role in sorted(command.roles or ()):
         if role in ("client", "vendor"):
             names.append(tr(locale, "甲方人员" if role == "client" else "厂商人员",
                             "client staff" if role == "client" else "vendor staff"))  # fmt: skip
-        elif role in ROLES:
-            names.append(ROLES[role].name(locale))
+        elif role in vocabulary.role_names:
+            names.append(vocabulary.role_name(role, locale))
     return (", " if locale == "en" else "、").join(names)
 
 
@@ -87,6 +88,7 @@ class Context:
     actor: Actor | None = None
     reply_ids: list[int] = field(default_factory=list)
     command: Command | None = None  # the command being run (the bus sets it)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the app's (bot.vocabulary)
     # This command's last audit entry (see `_anchored`).
     _audited: AuditEntry | None = field(default=None, init=False, repr=False)
 
@@ -98,6 +100,11 @@ class Context:
         """The engagement; handlers that declare `needs_engagement` always have one."""
         assert self.engagement is not None and self.engagement.id is not None
         return self.engagement
+
+    @property
+    def policy(self) -> Any:
+        """The engagement's policy, parsed once by the app (`Vocabulary.policy`)."""
+        return self.vocabulary.policy(self.eng)
 
     @property
     def person(self) -> Person:
@@ -123,7 +130,8 @@ class Context:
                dedupe_key: str | None = None) -> None:  # fmt: skip
         """A direct message to `person` on their channel."""
         notify.to_person(self.session, self.eng, person, now=self.now, kind=kind, text=text,
-                         ref=ref, dedupe_key=dedupe_key)  # fmt: skip
+                         ref=ref, dedupe_key=dedupe_key,
+                         channels=self.vocabulary.channels)  # fmt: skip
 
     def notify_roles(self, roles: set[str], text: str, kind: str, ref: str = "",
                      dedupe_key: str | None = None) -> None:  # fmt: skip

@@ -5,13 +5,13 @@ Used by handlers (through the context) and by scheduler jobs alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from handlers.catalog import CHANNELS
 from storage import outbox
 from storage.models import ChatBinding, Engagement, Identity, Person
 
@@ -28,12 +28,13 @@ def people_with_roles(session: Session, engagement_id: int, roles: set[str]) -> 
 
 
 def direct_address(
-    session: Session, person: Person, preferred: list[str]
+    session: Session, person: Person, preferred: Sequence[str]
 ) -> tuple[str, str] | None:
-    """(channel, id) to reach `person` directly: the engagement's own chat channels first."""
+    """(channel, id) to reach `person` directly: the channels in `preferred` first (the
+    engagement's own chat channels, then every channel in the app's order), else any."""
     query = select(Identity).where(Identity.person_id == person.id)
     identities = {i.channel: i.external_id for i in session.execute(query).scalars()}
-    for channel in [*preferred, *CHANNELS]:
+    for channel in [*preferred, *sorted(identities)]:
         if channel in identities:
             return channel, identities[channel]
     return None
@@ -50,9 +51,12 @@ def to_person(
     ref: str = "",
     dedupe_key: str | None = None,
     payload: dict[str, Any] | None = None,
+    channels: Sequence[str] = (),
 ) -> int | None:
-    """A direct message; None when the person has no identity or it was already sent."""
+    """A direct message; None when the person has no identity or it was already sent.
+    `channels`: the app's order of preference after the engagement's chat channels."""
     preferred = [chat.channel for chat in bound_chats(session, engagement.id or 0)]
+    preferred += channels
     address = direct_address(session, person, preferred)
     if address is None:
         return None

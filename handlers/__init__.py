@@ -42,3 +42,10 @@ def all_commands() -> list[Command]:
 
 def all_jobs() -> list[Job]:
     return [job for module in _modules() for job in getattr(module, "JOBS", [])]
+
+
+def policy_of(engagement: object) -> object:
+    """The engagement's policy (`ctx.policy`), parsed once."""
+    from domain.policy import policy_of as parse
+
+    return parse(engagement)

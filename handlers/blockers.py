@@ -16,12 +16,12 @@ from bot.durations import format_span
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
+from domain.sla import business_calendar
+from domain.workcalendar import WorkCalendar
 from handlers import limits
 from handlers.scope import find_task
-from handlers.sla import business_calendar
 from handlers.ticket_text import when
 from handlers.tickets import person_for
-from handlers.workcalendar import WorkCalendar
 from storage.counters import next_number
 from storage.db import transaction
 from storage.models import Blocker, ChatBinding, Engagement, Person, Task

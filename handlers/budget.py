@@ -15,8 +15,8 @@ from sqlmodel import Session
 from bot import notify
 from bot.durations import format_person_days
 from bot.i18n import tr
-from handlers.catalog import LEVELS
-from handlers.workcalendar import BusinessCalendar
+from domain.catalog import LEVELS
+from domain.workcalendar import BusinessCalendar
 from storage.models import Engagement, WorkLog
 
 BURN_WINDOW_DAYS = 10

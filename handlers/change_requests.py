@@ -20,8 +20,9 @@ from bot.durations import format_person_days
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.lexer import parse_ref
-from handlers import budget, labels, limits, worktargets
-from handlers.catalog import LEVELS
+from domain import labels
+from domain.catalog import LEVELS
+from handlers import budget, limits, worktargets
 from handlers.scope import LEVEL_WORDS, PARTIES, SIGNERS, _check_signer, person_days
 from storage.audit import canonical
 from storage.counters import next_number

@@ -14,8 +14,8 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied
 from bot.lexer import normalise
+from domain.catalog import PARTIES
 from handlers import limits
-from handlers.catalog import PARTIES
 from storage.db import insert_ignore
 from storage.models import ChecklistItem, Person
 

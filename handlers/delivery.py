@@ -19,8 +19,8 @@ from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import join, tr
+from domain.catalog import ROLES
 from handlers import change_requests, limits, statement
-from handlers.catalog import ROLES
 from handlers.scope import find_task
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation
 from storage.audit import canonical

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot import clock
-from handlers import blockers, budget, sla
+from domain import sla
+from handlers import blockers, budget
 from handlers.ticket_sla import TicketSla
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late
 from storage.models import (

@@ -21,8 +21,9 @@ from bot.context import Context, anchor_line
 from bot.errors import InvalidState, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import limits, progress, progress_text, sla
-from handlers.workcalendar import BusinessCalendar
+from domain import sla
+from domain.workcalendar import BusinessCalendar
+from handlers import limits, progress, progress_text
 from storage import audit, outbox
 from storage.db import transaction
 from storage.models import ChatBinding, Engagement, OutboxMessage

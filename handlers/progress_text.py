@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.durations import format_person_days, format_span
 from bot.i18n import join, tr
+from domain.catalog import SERVICES, SEVERITIES
 from handlers.budget import level_name
-from handlers.catalog import SERVICES, SEVERITIES
 from handlers.progress import Attainment, DailySync, TicketLine, WeeklyReport
 from handlers.ticket_states import awaiting_confirmation
 from handlers.ticket_text import status_name

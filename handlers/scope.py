@@ -22,8 +22,8 @@ from bot.durations import format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.i18n import tr
 from bot.lexer import parse_ref
+from domain.catalog import LEVELS
 from handlers import budget, limits, worktargets
-from handlers.catalog import LEVELS
 from handlers.tickets import person_for
 from storage.audit import canonical
 from storage.counters import next_number

@@ -17,10 +17,10 @@ from bot import notify
 from bot.durations import format_span
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import labels, sla
+from domain import labels, sla
+from domain.workcalendar import known_years
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla
-from handlers.workcalendar import known_years
 from storage.db import transaction
 from storage.models import ChatBinding, Engagement, Person, Ticket, TicketEvent
 

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from handlers import catalog
+from domain import catalog
 from handlers.filereader import Node, show, valid_choices
 
 LOCALES = ("zh-CN", "en")

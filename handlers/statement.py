@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from handlers import sla
-from handlers.catalog import LEVELS
-from handlers.workcalendar import BusinessCalendar
+from domain import sla
+from domain.catalog import LEVELS
+from domain.workcalendar import BusinessCalendar
 from storage.audit import canonical
 from storage.models import Engagement, Period, Person, WorkLog
 

@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.clock import local
-from handlers.catalog import LEVELS, SERVICES
+from domain.catalog import LEVELS, SERVICES
 from handlers.statement import LevelPosition, Statement, StatementEntry
 
 _LABELS: dict[str, tuple[str, str]] = {

@@ -14,8 +14,9 @@ from bot.commands import Command, Parsed
 from bot.context import Context
 from bot.durations import format_person_days
 from bot.i18n import join, tr
-from handlers import budget, checklist, sla
-from handlers.catalog import LEVELS, SERVICES, SEVERITIES
+from domain import sla
+from domain.catalog import LEVELS, SERVICES, SEVERITIES
+from handlers import budget, checklist
 from handlers.ticket_sla import TicketSla
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late
 from storage.models import ChatBinding, Engagement, Person, Ticket

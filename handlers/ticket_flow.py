@@ -8,9 +8,9 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_span
 from bot.errors import InvalidState, PermissionDenied
+from domain.catalog import UNREGISTERED_REPORTER
 from handlers import limits
 from handlers import ticket_text as text
-from handlers.catalog import UNREGISTERED_REPORTER
 from handlers.tickets import RESPONDERS, find, record, sla_of
 from storage.models import Person, Ticket
 

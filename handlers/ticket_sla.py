@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers import sla
-from handlers.workcalendar import WorkCalendar
+from domain import sla
+from domain.workcalendar import WorkCalendar
 from storage.models import Engagement, Ticket
 
 

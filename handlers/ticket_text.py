@@ -7,8 +7,8 @@ from datetime import datetime
 from bot import clock
 from bot.durations import format_span
 from bot.i18n import tr
-from handlers import labels
-from handlers.catalog import SERVICES, SEVERITIES
+from domain import labels
+from domain.catalog import SERVICES, SEVERITIES
 from handlers.ticket_sla import TicketSla
 from storage.models import Ticket, TicketEvent
 

@@ -13,9 +13,9 @@ from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise, parse_ref
 from bot.message import Mention
+from domain.catalog import SERVICES, UNREGISTERED_REPORTER
 from handlers import limits
 from handlers import ticket_text as text
-from handlers.catalog import SERVICES, UNREGISTERED_REPORTER
 from handlers.ticket_sla import TicketSla
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, is_open, running_late
 from storage.counters import next_number

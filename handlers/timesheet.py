@@ -11,8 +11,8 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import PermissionDenied, UsageError
 from bot.lexer import normalise
+from domain.catalog import LEVELS
 from handlers import budget, limits, statement
-from handlers.catalog import LEVELS
 from handlers.tickets import person_for
 from handlers.worklog import business, pd, today
 from storage.models import Person, WorkLog

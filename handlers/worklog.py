@@ -17,10 +17,11 @@ from bot.durations import Duration, format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
 from bot.scheduler import Job, JobContext
-from handlers import budget, limits, periods, sla, worktargets
-from handlers.catalog import LEVELS
+from domain import sla
+from domain.catalog import LEVELS
+from domain.workcalendar import BusinessCalendar
+from handlers import budget, limits, periods, worktargets
 from handlers.tickets import person_for
-from handlers.workcalendar import BusinessCalendar
 from storage.db import transaction
 from storage.models import Engagement, Person, WorkLog
 

@@ -16,7 +16,7 @@ from bot.commands import Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise
-from handlers.catalog import SERVICES
+from domain.catalog import SERVICES
 from storage.models import Ticket
 
 

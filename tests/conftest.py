@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import SQLModel
 
+from app.runtime import Runtime, build
 from bot import clock
-from bot.runtime import Runtime, build
 from config.settings import DEMO_ENGAGEMENT, Settings
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from adapters import console
+from app.runtime import Runtime
 from bot import clock
 from bot.bus import Outcome, Reply
-from bot.runtime import Runtime
 from bot.scheduler import tick
 from config.settings import DEMO_ENGAGEMENT
 from handlers import engagements

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
+from app.cli import main
 from bot import clock
-from bot.cli import main
 from storage import audit
 from storage.db import transaction
 

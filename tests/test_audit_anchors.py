@@ -11,10 +11,10 @@ from sqlalchemy import Engine, delete, select
 from sqlmodel import Session
 
 from adapters import console
+from app.cli import main
+from app.runtime import Runtime
 from bot import clock
-from bot.cli import main
 from bot.context import Context
-from bot.runtime import Runtime
 from storage import audit
 from storage.db import transaction
 from storage.models import AuditEntry, Engagement, OutboxMessage

@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select, update
 
+from app.runtime import Runtime
 from bot import clock
 from bot.bus import Bus
 from bot.commands import Registry
-from bot.runtime import Runtime
 from bot.scheduler import JobContext
+from domain.sla import business_calendar
 from handlers import all_commands, all_jobs, blockers
-from handlers.sla import business_calendar
 from storage.db import transaction
 from storage.models import AuditEntry, Blocker, Engagement, Person, Task
 from tests.harness import ConsoleHarness
@@ -31,7 +31,8 @@ def runtime(runtime: Runtime) -> Runtime:
     if "block" not in {c.name for c in commands}:
         commands = [*commands, *blockers.COMMANDS]
     runtime.registry = Registry(commands)
-    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names)
+    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names,
+                      vocabulary=runtime.vocabulary)
     runtime.jobs = list({job.name: job for job in [*all_jobs(), *blockers.JOBS]}.values())
     return runtime
 

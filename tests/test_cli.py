@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from app.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from storage.migrate import head_revision
 
@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def rentian(
     *args: str, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot` as a separate process, as an operator would, at a fixed instant
+    """Run `python -m app` as a separate process, as an operator would, at a fixed instant
     unless `env` names another."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_NOW": NOW, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         input=stdin,
         text=True,
         capture_output=True,

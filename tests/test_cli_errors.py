@@ -14,8 +14,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from bot import ops
-from bot.cli import main
+from app import ops
+from app.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from storage.db import make_engine
 from storage.migrate import MIGRATIONS, head_revision, known_revisions
@@ -26,10 +26,10 @@ BAD_AES_KEY = "Sup3rSecretKey" * 3  # 42 characters, one short
 
 
 def rentian(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """`python -m bot` as its own process, with a fixed clock."""
+    """`python -m app` as its own process, with a fixed clock."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_NOW": NOW, **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "app", *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=full_env,
     )  # fmt: skip

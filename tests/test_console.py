@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from adapters import console
+from app.cli import main
 from bot import clock
-from bot.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from storage import outbox
 from tests.harness import ConsoleHarness
@@ -66,7 +66,7 @@ def test_say_prints_the_notices_it_caused(db_url: str, capsys: pytest.CaptureFix
 def _chat(db: str, stdin: str, user: str = "wangli") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_DB": db, "RENTIAN_NOW": NOW}
     return subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--chat", "demo-group", "--user", user],
+        [sys.executable, "-m", "app", "chat", "--chat", "demo-group", "--user", user],
         input=stdin, text=True, capture_output=True, env=env, timeout=60, check=False,
     )  # fmt: skip
 
@@ -96,7 +96,7 @@ def test_as_without_a_name_says_who_you_are_and_an_unknown_name_is_refused(
 def test_ctrl_c_ends_the_chat_quietly(demo_db: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_DB": demo_db, "RENTIAN_NOW": NOW}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--chat", "demo-group", "--user", "wangli"],
+        [sys.executable, "-m", "app", "chat", "--chat", "demo-group", "--user", "wangli"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert process.stdin is not None and process.stdout is not None

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.runtime import Runtime
 from bot import clock
 from bot.bus import Bus
 from bot.commands import Arg, Command, Registry
-from bot.runtime import Runtime
 from handlers import all_commands, delivery
 from storage.audit import canonical
 from storage.db import transaction
@@ -44,7 +44,8 @@ def _with_delivery(runtime: Runtime) -> None:
                              args=(Arg("ref", "ref", ("", ""), prefixes=("D",)), Arg("reason", "text", ("", ""))),
                              roles=frozenset({"client_approver", "vendor_pm"})))  # fmt: skip
     runtime.registry = Registry([*all_commands(), *extra])
-    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names)
+    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names,
+                      vocabulary=runtime.vocabulary)
 
 
 def _seed(harness: ConsoleHarness, code: str) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.cli import main
+from app.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from handlers import demo, statement
 from handlers.sow import load_engagement_file

@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy import Engine
 
 from adapters import dingtalk
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock
 from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
-from bot.http import create_app
 from bot.message import ChatType, Inbound, Outgoing
-from bot.runtime import Runtime, build
 from config.settings import DingtalkSettings, OutboxSettings, Settings
 from storage.db import dispose_all
 from tests.fakes.dingtalk_server import DIRECT_PATH, GROUP_PATH, ROBOT_TOPIC, FakeDingtalk

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from adapters import dingtalk
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock
-from bot.http import create_app
-from bot.runtime import Runtime, build
 from config.settings import DingtalkSettings, Settings
 from handlers.housekeeping import DEDUPE_WINDOW
 from storage.db import make_engine, transaction

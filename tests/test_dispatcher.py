@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from app.cli import main
 from bot import clock
-from bot.cli import main
 from bot.dispatcher import Dispatcher, backoff
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import Outgoing

@@ -22,13 +22,13 @@ from sqlmodel import col
 
 from adapters import email as mail_adapter
 from adapters.email_parse import read, strip_quotes
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock
 from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
-from bot.http import create_app
 from bot.message import Inbound, Outgoing
-from bot.runtime import Runtime, build
 from config.settings import EmailSettings, OutboxSettings, Settings
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket, TicketEvent

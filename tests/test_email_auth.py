@@ -17,10 +17,10 @@ from sqlmodel import col
 
 from adapters import email as mail_adapter
 from adapters.email_parse import AuthResult, authentication_results, read, vouched_by
+from app.runtime import build
 from bot import clock
 from bot.assurance import Assurance
 from bot.errors import ConfigError
-from bot.runtime import build
 from config.settings import Settings
 from handlers.engagements import engagement_fields
 from handlers.sow import parse_engagement

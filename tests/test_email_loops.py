@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from adapters import email as mail_adapter
+from app.runtime import build
 from bot import clock
-from bot.runtime import build
 from config.settings import Settings
 from storage.db import transaction
 from storage.models import OutboxMessage

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.cli import main
+from app.cli import main
 from config.settings import DEMO_ENGAGEMENT
 from storage.db import transaction
 from storage.models import AuditEntry, ChatBinding, ChecklistItem, Engagement, Identity, Person

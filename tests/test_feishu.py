@@ -20,12 +20,12 @@ from Crypto.Cipher import AES
 from sqlalchemy import Engine
 
 from adapters import feishu
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock
 from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
-from bot.http import create_app
 from bot.message import ChatType, Inbound, Mention, Outgoing
-from bot.runtime import Runtime, build
 from config.settings import FeishuSettings, OutboxSettings, Settings
 from tests.fakes.feishu_server import FakeFeishu
 from tests.harness import ConsoleHarness

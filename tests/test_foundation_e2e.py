@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.runtime import Runtime
 from bot.bus import Bus
 from bot.commands import Command, Registry
-from bot.runtime import Runtime
 from config.settings import DEMO_ENGAGEMENT
 from handlers import all_commands
 from storage.db import transaction
@@ -217,7 +217,8 @@ def test_unexpected_error_is_an_apology_with_the_event_id(runtime: Runtime) -> N
         raise RuntimeError("boom")
 
     registry = Registry([*all_commands(), Command("explode", ("爆",), ("", ""), explode)])
-    runtime.bus = Bus(runtime.engine, registry, runtime.settings.bot.names)
+    runtime.bus = Bus(runtime.engine, registry, runtime.settings.bot.names,
+                      vocabulary=runtime.vocabulary)
     harness = ConsoleHarness(runtime)
     harness.apply(DEMO_ENGAGEMENT)
     outcome = harness.send("wangli", "/explode", event_id="evt-77")

@@ -10,15 +10,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from config.settings import DEMO_ENGAGEMENT
-from handlers import labels
-from handlers.sla import LEGS, STAGES
+from domain import labels
+from domain.sla import LEGS, STAGES
 from storage.db import transaction
 from storage.models import AuditEntry, TicketEvent
 from tests.harness import ConsoleHarness
 
 RAW_CODE = re.compile(r"\b[a-z_]+\.[a-z_]+\b")
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("adapters", "bot", "config", "handlers", "storage")
+PACKAGES = ("adapters", "app", "bot", "config", "domain", "handlers", "storage")
 
 
 def history(text: str) -> str:

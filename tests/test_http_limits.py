@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.http import create_app
-from bot.runtime import build
+from app.http import create_app
+from app.runtime import build
 from config.settings import HttpSettings, Settings, WecomSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,12 +91,12 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_NOW": NOW,
            "RENTIAN_DB": f"sqlite:///{tmp_path / 'rentian.db'}",
            **{f"RENTIAN_WECOM__{key.upper()}": value for key, value in WECOM.items()}}  # fmt: skip
-    subprocess.run([sys.executable, "-m", "bot", "init"], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "app", "init"], env=env, check=True,
                    capture_output=True, timeout=60)  # fmt: skip
     port = _free_port()
     log = (tmp_path / "serve.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

@@ -20,7 +20,7 @@ HEAVY = (
 
 def test_bot_and_the_domain_import_no_platform_sdk() -> None:
     code = (
-        "import sys, bot.cli, bot.ops, bot.http, handlers; handlers.all_commands(); handlers.all_jobs();"
+        "import sys, app.cli, app.ops, app.http, handlers; handlers.all_commands(); handlers.all_jobs();"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     result = subprocess.run(

@@ -20,11 +20,11 @@ from sqlalchemy.exc import OperationalError
 
 import handlers
 from adapters import console
+from app.cli import main
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock, intake
-from bot.cli import main
-from bot.http import create_app
 from bot.message import Inbound, Mention
-from bot.runtime import Runtime, build
 from config.settings import FeishuSettings, Settings
 from storage.db import transaction
 from storage.models import InboundKey, OutboxMessage, Ticket

@@ -3,7 +3,7 @@ blocker, work logs, delivery and acceptance, the monthly close — then the audi
 
 from __future__ import annotations
 
-from bot.cli import main
+from app.cli import main
 from tests.harness import ConsoleHarness
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 
 from adapters import dingtalk, feishu, wecom
 from adapters import email as mail_adapter
+from app.cli import main
 from bot import clock
 from bot.channels import IDEMPOTENT_SENDS
-from bot.cli import main
 from bot.dispatcher import Dispatcher, DrainResult, Sender
 from bot.message import Outgoing
 from config.settings import (

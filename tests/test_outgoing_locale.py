@@ -19,11 +19,11 @@ from sqlmodel import Session
 
 from adapters import dingtalk, feishu, wecom
 from adapters import email as mail_adapter
+from app.runtime import Runtime
 from bot import clock, notify
 from bot.dispatcher import to_outgoing
 from bot.i18n import DEFAULT_LOCALE
 from bot.message import Outgoing
-from bot.runtime import Runtime
 from config.settings import DEMO_ENGAGEMENT
 from storage import outbox
 from storage.db import transaction

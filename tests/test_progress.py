@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import Runtime
+from app.runtime import Runtime
 from config.settings import DEMO_ENGAGEMENT
 from tests.harness import ConsoleHarness
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cli import main
 from bot import clock
-from bot.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -97,7 +97,7 @@ def _free_port() -> int:
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     for _ in range(400):

@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from adapters import dingtalk, feishu, wecom
 from adapters import email as mail_adapter
+from app.cli import main
 from bot import clock, redact
-from bot.cli import main
 from bot.dispatcher import Dispatcher, Sender
 from bot.errors import NetworkError
 from bot.message import Outgoing

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.runtime import Runtime
+from app.runtime import Runtime
 from config.settings import DEMO_ENGAGEMENT
 from storage.db import transaction
 from storage.models import AuditEntry, Signature, Task

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from app.http import create_app
+from app.runtime import Runtime
 from bot import clock
-from bot.http import create_app
-from bot.runtime import Runtime
 from storage import outbox
 from storage.db import transaction
 from tests.harness import ConsoleHarness
@@ -71,7 +71,7 @@ def test_serve_process_starts_reports_health_and_stops_cleanly(tmp_path: Path) -
     # before any first run, they queue nothing on their own.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_DB": db, "RENTIAN_NOW": NOW}
     subprocess.run(
-        [sys.executable, "-m", "bot", "init", "--demo"],
+        [sys.executable, "-m", "app", "init", "--demo"],
         env=env,
         check=True,
         capture_output=True,
@@ -95,7 +95,7 @@ def test_serve_process_starts_reports_health_and_stops_cleanly(tmp_path: Path) -
     engine.dispose()
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

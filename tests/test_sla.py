@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-from handlers.sla import (
+from domain.sla import (
     Alert,
     LegClock,
     Policy,
@@ -15,7 +15,7 @@ from handlers.sla import (
     evaluate,
     threshold,
 )
-from handlers.workcalendar import AlwaysOpen, BusinessCalendar
+from domain.workcalendar import AlwaysOpen, BusinessCalendar
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Wednesday
 H24 = AlwaysOpen()

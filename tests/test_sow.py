@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ConfigError
-from handlers import catalog
+from domain import catalog
 from handlers.sow import (
     EngagementSpec,
     load_engagement_file,

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy import func, select
 
-from bot.cli import main
+from app.cli import main
 from storage.db import transaction
 from storage.models import WorkLog
 from tests.harness import ConsoleHarness

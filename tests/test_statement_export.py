@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from handlers.catalog import LEVELS
+from domain.catalog import LEVELS
 from handlers.statement import (
     LevelPosition,
     Signature,

@@ -219,7 +219,7 @@ def test_the_command_line_with_now(applied_cli: str, capsys) -> None:
     """The operator's view: `say` and `tick` with --now, then `outbox --json`."""
     import json
 
-    from bot.cli import main
+    from app.cli import main
 
     db = ["--db", applied_cli]
     main(

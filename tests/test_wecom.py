@@ -22,12 +22,12 @@ from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from adapters import wecom
+from app.http import create_app
+from app.runtime import Runtime, build
 from bot import clock
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
-from bot.http import create_app
 from bot.message import ChatType, Outgoing
-from bot.runtime import Runtime, build
 from bot.scheduler import JobContext
 from config.settings import OutboxSettings, Settings, WecomSettings
 from handlers.sla_sweep import sweep

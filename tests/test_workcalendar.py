@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.workcalendar import AlwaysOpen, BusinessCalendar, calendar_for, known_years
+from domain.workcalendar import AlwaysOpen, BusinessCalendar, calendar_for, known_years
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 60

@@ -30,7 +30,7 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import ops as c
+    from app import ops as c
 
     parser = argparse.ArgumentParser(
         prog="rentian", parents=[_global_options(True)],

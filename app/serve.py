@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from bot.http import create_app
-from bot.runtime import Runtime
+from app.http import create_app
+from app.runtime import Runtime
 
 
 def banner(runtime: Runtime, host: str, port: int) -> str:

@@ -15,11 +15,11 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.console import ConsoleSender
+from app.channels import load
+from app.runtime import Runtime
 from bot.bus import Outcome
-from bot.channels import load
 from bot.dispatcher import Dispatcher, Sender
 from bot.message import Inbound
-from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from storage import outbox
 from storage.db import transaction

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from handlers import catalog
-from handlers.workcalendar import BusinessCalendar, WorkCalendar, calendar_for
+from domain import catalog
+from domain.workcalendar import BusinessCalendar, WorkCalendar, calendar_for
 
 LEGS = ("response", "resolve")
 STAGES = ("warning", "breach", "escalation")

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from adapters import console
+from app.runtime import Runtime, build
 from bot import clock
 from bot.bus import Outcome
 from bot.message import Outgoing
-from bot.runtime import Runtime, build
 from config.settings import DEMO_ENGAGEMENT, load_settings
 from storage import audit, outbox
 from storage.db import transaction
@@ -367,7 +367,7 @@ def export_statement(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from bot.serve import run
+    from app.serve import run
 
     runtime = _runtime(args)
     host = args.host or runtime.settings.http.host

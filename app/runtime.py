@@ -1,0 +1,52 @@
+"""The composition root: settings, database, commands, jobs, the app's vocabulary and the bus,
+wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+import handlers
+from bot.bus import Bus
+from bot.commands import Registry
+from bot.scheduler import Job
+from bot.vocabulary import Vocabulary
+from config.settings import Settings
+from domain import catalog
+from storage.db import make_engine
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    registry: Registry
+    jobs: list[Job]
+    bus: Bus
+
+    @property
+    def bot_names(self) -> frozenset[str]:
+        return frozenset(name.lower() for name in self.settings.bot.names)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.bus.vocabulary
+
+
+def vocabulary() -> Vocabulary:
+    """What the framework is told of the domain: role names, who an unknown reporter is,
+    the channels in their order, and how an engagement's policy is read."""
+    return Vocabulary(
+        role_names={key: (term.zh, term.en) for key, term in catalog.ROLES.items()},
+        unregistered_role=catalog.UNREGISTERED_REPORTER,
+        channels=catalog.CHANNELS,
+        policy=handlers.policy_of,
+    )
+
+
+def build(settings: Settings, engine: Engine | None = None) -> Runtime:
+    engine = engine or make_engine(settings.db)
+    registry = Registry(handlers.all_commands())
+    bus = Bus(engine, registry, settings.bot.names, vocabulary=vocabulary())
+    return Runtime(settings, engine, registry, handlers.all_jobs(), bus)

@@ -1,0 +1,32 @@
+"""What the framework must know of the app's domain, handed to it by the app.
+
+The framework (`bot`) names no role, channel or engagement rule of its own: the app builds one
+`Vocabulary` (`app.runtime`) and the bus passes it to every context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _no_policy(engagement: Any) -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """`role_names`: role key -> (Chinese, English) for refusals and help. `unregistered_role`:
+    the role given to a sender the engagement does not know, where it lets them report.
+    `channels`: every channel, in the order a direct message prefers them. `policy`: the
+    engagement's parsed policy (`ctx.policy`)."""
+
+    role_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    unregistered_role: str = "unregistered_reporter"
+    channels: tuple[str, ...] = ("console",)
+    policy: Callable[[Any], Any] = _no_policy
+
+    def role_name(self, role: str, locale: str) -> str:
+        zh, en = self.role_names.get(role, (role, role))
+        return en if locale == "en" else zh
