@@ -31,6 +31,7 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from app import ops as c
+    from app import queues, talk
 
     parser = argparse.ArgumentParser(
         prog="rentian", parents=[_global_options(True)],
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file", help="engagement file (TOML)")
     apply.set_defaults(handler=c.engagement_apply)
 
-    say = add("say", c.say, "deliver one message as a user; print the bot's replies")
+    say = add("say", talk.say, "deliver one message as a user; print the bot's replies")
     _speaker_options(say)
     say.add_argument("--channel", default="console", help="channel the message comes from")
     say.add_argument("--json", action="store_true", help="print replies as one JSON array")
@@ -63,19 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("text", nargs=argparse.REMAINDER,
                      help="the message, after the options; after -- if it starts with - (-- -h)")  # fmt: skip
 
-    chat = add("chat", c.chat, "interactive console chat (/as USER switches speaker)")
+    chat = add("chat", talk.chat, "interactive console chat (/as USER switches speaker)")
     _speaker_options(chat)
 
     add("tick", c.tick, "run every scheduler job that is due at now")
 
-    out = add("outbox", c.outbox_list, "list outgoing messages")
+    out = add("outbox", queues.outbox_list, "list outgoing messages")
     out.add_argument("--json", action="store_true")
     out.add_argument("--status", choices=["pending", "sending", "sent", "failed", "unknown"])
     out.add_argument("--limit", type=int, default=200)
     out.add_argument("--requeue", type=int, metavar="ID",
                      help="send an unknown or failed message again")  # fmt: skip
 
-    inbox = add("inbox", c.inbox, "list inbound events, newest first (failed: not handled again)")
+    inbox = add("inbox", queues.inbox, "list inbound events, newest first (failed: not handled again)")
     inbox.add_argument("--json", action="store_true")
     inbox.add_argument("--status", choices=["handled", "failed"])
     inbox.add_argument("--limit", type=int, default=200)

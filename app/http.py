@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.console import ConsoleSender
 from app.channels import load
 from app.runtime import Runtime
-from bot.bus import Outcome
-from bot.dispatcher import Dispatcher, Sender
+from bot.channels import Sender
+from bot.dispatcher import Dispatcher
 from bot.message import Inbound
+from bot.outcome import Outcome
 from bot.scheduler import Scheduler
 from storage import outbox
 from storage.db import transaction
@@ -48,7 +49,10 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
             **{a.name: a.sender() for a in adapters},
         }
         dispatcher = Dispatcher(runtime.engine, senders, runtime.settings.outbox)
-        runtime.bus.on_commit = lambda: loop.call_soon_threadsafe(dispatcher.wake)
+        def wake() -> None:  # called from the bus's worker threads
+            loop.call_soon_threadsafe(dispatcher.wake)
+
+        runtime.bus.on_commit = wake
         task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")
         jobs = Scheduler(runtime.engine, runtime.jobs) if scheduler else None
         if jobs:

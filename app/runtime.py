@@ -3,17 +3,19 @@ wired together."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-import handlers
+from app.commands import all_commands, all_jobs
 from bot.bus import Bus
-from bot.commands import Registry
+from bot.registry import Registry
 from bot.scheduler import Job
 from bot.vocabulary import Vocabulary
-from config.settings import Settings
+from config.settings import Settings, load_settings
 from domain import catalog
+from domain.policy import policy_of
 from storage.db import make_engine
 
 
@@ -41,12 +43,18 @@ def vocabulary() -> Vocabulary:
         role_names={key: (term.zh, term.en) for key, term in catalog.ROLES.items()},
         unregistered_role=catalog.UNREGISTERED_REPORTER,
         channels=catalog.CHANNELS,
-        policy=handlers.policy_of,
+        policy=policy_of,
     )
 
 
 def build(settings: Settings, engine: Engine | None = None) -> Runtime:
     engine = engine or make_engine(settings.db)
-    registry = Registry(handlers.all_commands())
+    registry = Registry(all_commands())
     bus = Bus(engine, registry, settings.bot.names, vocabulary=vocabulary())
-    return Runtime(settings, engine, registry, handlers.all_jobs(), bus)
+    return Runtime(settings, engine, registry, all_jobs(), bus)
+
+
+def from_args(args: argparse.Namespace) -> Runtime:
+    """The runtime of an operator command: the settings, with `--db` if given."""
+    overrides = {"db": args.db} if getattr(args, "db", None) else {}
+    return build(load_settings(**overrides))

@@ -9,49 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock, intake
 from bot.assurance import SIGNING, permits
-from bot.commands import Command, MessageContext, Parsed, Registry
+from bot.commands import Command, MessageContext, Parsed
 from bot.context import Actor, Context, roles_text
 from bot.dispatcher import to_outgoing
 from bot.errors import PermissionDenied, UsageError, UserError
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import ChatType, Inbound, Outgoing
+from bot.outcome import Outcome, Reply
+from bot.registry import Registry
 from bot.vocabulary import Vocabulary
 from storage import outbox
 from storage.db import insert_ignore, transaction
 from storage.models import ChatBinding, Engagement, Identity, InboundKey, OutboxMessage, Person
 
 log = logging.getLogger("rentian.bus")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the bot answered in the chat: outbox id, machine kind, reference, text."""
-
-    id: int
-    kind: str
-    ref: str
-    text: str
-
-
-@dataclass
-class Outcome:
-    """What one message caused: the replies in its chat and, when the caller delivers its own
-    channel's messages (`deliver=True`), the other messages on that channel (`notices`).
-    `failed`: its transaction failed and was rolled back; the event is recorded as failed and
-    answered with `error.internal` if that answer could be written."""
-
-    duplicate: bool = False
-    failed: bool = False
-    replies: list[Reply] = field(default_factory=list)
-    notices: list[Outgoing] = field(default_factory=list)
 
 
 class Bus:
@@ -222,7 +200,7 @@ def _engagement_for(session: Session, inbound: Inbound) -> Engagement | None:
     """The chat's engagement; in a direct chat, the sender's only engagement."""
     binding = session.execute(
         select(ChatBinding).where(
-            ChatBinding.channel == inbound.channel, ChatBinding.chat_id == inbound.chat_id
+            col(ChatBinding.channel) == inbound.channel, col(ChatBinding.chat_id) == inbound.chat_id
         )
     ).scalar_one_or_none()
     if binding is not None:
@@ -235,12 +213,12 @@ def _engagement_for(session: Session, inbound: Inbound) -> Engagement | None:
 
 def _sender_engagements(session: Session, inbound: Inbound) -> list[int]:
     query = (
-        select(Identity.engagement_id)
-        .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
+        select(col(Identity.engagement_id))
+        .join(Person, col(Person.id) == col(Identity.person_id))
         .where(
-            Identity.channel == inbound.channel,
-            Identity.external_id.in_((inbound.sender_id, *inbound.sender_alt_ids)),  # type: ignore[attr-defined]
-            Person.active,
+            col(Identity.channel) == inbound.channel,
+            col(Identity.external_id).in_((inbound.sender_id, *inbound.sender_alt_ids)),
+            col(Person.active),
         )
         .distinct()
     )
@@ -252,12 +230,12 @@ def _actor_for(
 ) -> Actor | None:
     query = (
         select(Person)
-        .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Identity, col(Identity.person_id) == col(Person.id))
         .where(
-            Identity.engagement_id == engagement.id,
-            Identity.channel == inbound.channel,
-            Identity.external_id.in_((inbound.sender_id, *inbound.sender_alt_ids)),  # type: ignore[attr-defined]
-            Person.active,
+            col(Identity.engagement_id) == engagement.id,
+            col(Identity.channel) == inbound.channel,
+            col(Identity.external_id).in_((inbound.sender_id, *inbound.sender_alt_ids)),
+            col(Person.active),
         )
         .limit(1)
     )
@@ -279,7 +257,7 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
     codes = [
         code
         for code in session.execute(
-            select(Engagement.code).where(Engagement.id.in_(_sender_engagements(session, inbound)))  # type: ignore[union-attr]
+            select(col(Engagement.code)).where(col(Engagement.id).in_(_sender_engagements(session, inbound)))
         ).scalars()
     ]
     if codes:
@@ -331,8 +309,8 @@ def _deliver_here(session: Session, channel: str, context: Context) -> list[Outg
         return []
     rows = list(session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.channel == channel)  # type: ignore[union-attr]
-        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.channel) == channel)
+        .order_by(col(OutboxMessage.id))
     ).scalars())  # fmt: skip
     outbox.mark_delivered(session, [row.id or 0 for row in rows], context.now)
     replies = set(context.reply_ids)
@@ -343,6 +321,6 @@ def _replies(session: Session, ids: list[int]) -> list[Reply]:
     if not ids:
         return []
     rows = session.execute(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)  # type: ignore[union-attr, arg-type]
+        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
     ).scalars()
     return [Reply(row.id or 0, row.kind, row.ref, row.text) for row in rows]

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from bot.message import Inbound
+from bot.message import Inbound, Outgoing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from bot.bus import Outcome
-    from bot.dispatcher import Sender
+    from bot.outcome import Outcome
 
 # Channels whose sends may be repeated without a second message arriving: Feishu drops a send
 # whose `uuid` (the outbox row's key) it has seen; the console only prints. A row of another
@@ -27,6 +26,12 @@ IDEMPOTENT_SENDS: frozenset[str] = frozenset({"console", "feishu"})
 # Runs one inbound message through the bus (in a worker thread) once it is verified and
 # normalised; resolves after the transaction committed, so an adapter acks only then.
 Handle = Callable[[Inbound], Awaitable["Outcome"]]
+
+
+class Sender(Protocol):
+    """What a channel adapter offers the dispatcher."""
+
+    async def send(self, message: Outgoing) -> None: ...
 
 
 class ChannelAdapter(Protocol):

@@ -19,12 +19,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import Engine
 
 from bot import clock
-from bot.channels import IDEMPOTENT_SENDS
+from bot.channels import IDEMPOTENT_SENDS, Sender
 from bot.errors import AdapterError
 from bot.message import Outgoing
 from bot.redact import redact
@@ -33,12 +32,6 @@ from storage import outbox
 from storage.models import OutboxMessage
 
 log = logging.getLogger("rentian.dispatcher")
-
-
-class Sender(Protocol):
-    """What a channel adapter offers the dispatcher."""
-
-    async def send(self, message: Outgoing) -> None: ...
 
 
 @dataclass(frozen=True)

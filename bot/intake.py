@@ -18,10 +18,11 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from bot import clock
-from bot.commands import MessageContext, Registry
+from bot.commands import MessageContext
 from bot.errors import UserError
 from bot.i18n import tr
 from bot.message import Inbound, Mention
+from bot.registry import Registry
 from storage.db import insert_ignore
 from storage.models import InboundKey
 

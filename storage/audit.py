@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.db import is_postgres
 from storage.models import AuditEntry
@@ -67,7 +67,7 @@ def append(
     """Add one entry at the end of the chain, in the caller's transaction."""
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    last = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))  # type: ignore[union-attr]
+    last = session.execute(select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1))
     prev_hash = last.scalar() or GENESIS
     body = canonical(data or {})
     at = at.astimezone(UTC)
@@ -118,8 +118,8 @@ def _entries(engine: Engine, batch: int) -> Iterator[AuditEntry]:
         while True:
             query = (
                 select(AuditEntry)
-                .where(AuditEntry.id > last_id)  # type: ignore[operator]
-                .order_by(AuditEntry.id)  # type: ignore[arg-type]
+                .where(col(AuditEntry.id) > last_id)
+                .order_by(col(AuditEntry.id))
                 .limit(batch)
             )
             rows = list(session.execute(query).scalars())
@@ -153,9 +153,9 @@ class AnchorFailure:
 
 def head(session: Session, engagement_id: int | None = None) -> AuditEntry | None:
     """The chain's last entry; with `engagement_id`, the last entry of that engagement."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)  # type: ignore[union-attr]
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)
     if engagement_id is not None:
-        query = query.where(AuditEntry.engagement_id == engagement_id)
+        query = query.where(col(AuditEntry.engagement_id) == engagement_id)
     return session.execute(query).scalar_one_or_none()
 
 
@@ -175,7 +175,7 @@ def check_anchors(
     with Session(engine) as session:
         for start in range(0, len(wanted), batch):
             ids = {a.position for a in wanted[start : start + batch] if a.position <= _MAX_ID}
-            query = select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.id.in_(ids))  # type: ignore[union-attr]
+            query = select(col(AuditEntry.id), col(AuditEntry.hash)).where(col(AuditEntry.id).in_(ids))
             hashes.update({int(i): str(h) for i, h in session.execute(query).all()})
         last = head(session)
     end = f"the chain ends at #{last.id}" if last is not None else "the log is empty"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.db import insert_ignore
 from storage.models import Counter
@@ -14,8 +14,8 @@ def next_number(session: Session, engagement_id: int, prefix: str) -> int:
     insert_ignore(session, Counter, engagement_id=engagement_id, prefix=prefix, value=0)
     statement = (
         update(Counter)
-        .where(Counter.engagement_id == engagement_id, Counter.prefix == prefix)  # type: ignore[arg-type]
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
+        .where(col(Counter.engagement_id) == engagement_id, col(Counter.prefix) == prefix)
+        .values(value=col(Counter.value) + 1)
+        .returning(col(Counter.value))
     )
     return int(session.execute(statement).scalar_one())

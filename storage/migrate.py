@@ -85,6 +85,7 @@ def known_revisions() -> dict[str, str | None]:
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
         names: dict[str, str | None] = {}
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target: ast.expr
             if isinstance(node, ast.AnnAssign) and node.value is not None:
                 target, value = node.target, node.value
             elif isinstance(node, ast.Assign) and len(node.targets) == 1:

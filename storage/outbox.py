@@ -19,11 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.i18n import DEFAULT_LOCALE
 from storage.db import insert_ignore, transaction
-from storage.models import Engagement, OutboxMessage
+from storage.models import DEFAULT_LOCALE, Engagement, OutboxMessage
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 _CAUSED = "rentian.outbox.caused"  # session.info: ids of the rows this transaction added
@@ -68,9 +67,9 @@ def enqueue(
         if not insert_ignore(session, OutboxMessage, **values):
             return None
         row_id = session.execute(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == dedupe_key)
         ).scalar_one()
-        return _caused(session, int(row_id))  # type: ignore[arg-type]
+        return _caused(session, int(row_id))
     message = OutboxMessage(**values)  # type: ignore[arg-type]
     session.add(message)
     session.flush()
@@ -108,27 +107,27 @@ def claim(
     other channel become `unknown` and are not returned."""
     resend = list(idempotent)
     interrupted = and_(
-        OutboxMessage.status == SENDING,
-        OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+        col(OutboxMessage.status) == SENDING,
+        col(OutboxMessage.next_attempt_at) <= now,
     )
     with transaction(engine) as session:
         lost = select(OutboxMessage).where(
             interrupted,
-            OutboxMessage.channel.in_(channels),  # type: ignore[attr-defined]
-            OutboxMessage.channel.not_in(resend),  # type: ignore[attr-defined]
+            col(OutboxMessage.channel).in_(channels),
+            col(OutboxMessage.channel).not_in(resend),
         )
         for row in session.execute(lost.with_for_update(skip_locked=True)).scalars():
             row.status, row.last_error = UNKNOWN, _INTERRUPTED.format(id=row.id)
             log.warning("outbox %s to %s: its sender stopped during the send; outcome "
                         "unknown, not sent again", row.id, row.channel)  # fmt: skip
         due = or_(
-            and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),  # type: ignore[operator]
-            and_(interrupted, OutboxMessage.channel.in_(resend)),  # type: ignore[attr-defined]
+            and_(col(OutboxMessage.status) == PENDING, col(OutboxMessage.next_attempt_at) <= now),
+            and_(interrupted, col(OutboxMessage.channel).in_(resend)),
         )
         query = (
             select(OutboxMessage)
-            .where(due, OutboxMessage.channel.in_(channels))  # type: ignore[attr-defined]
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+            .where(due, col(OutboxMessage.channel).in_(channels))
+            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -147,9 +146,9 @@ def begin(engine: Engine, row: OutboxMessage, now: datetime, lease: timedelta) -
         result = session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == row.id,  # type: ignore[arg-type]
-                OutboxMessage.status == PENDING,
-                OutboxMessage.attempts == row.attempts,
+                col(OutboxMessage.id) == row.id,
+                col(OutboxMessage.status) == PENDING,
+                col(OutboxMessage.attempts) == row.attempts,
             )
             .values(status=SENDING, next_attempt_at=now + lease)
         )
@@ -161,7 +160,7 @@ def mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
     with transaction(engine) as session:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
+            .where(col(OutboxMessage.id) == row_id)
             .values(status=SENT, sent_at=now, last_error="")
         )
 
@@ -178,8 +177,8 @@ def mark_retry(engine: Engine, row_id: int, error: str, retry_at: datetime | Non
         session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == row_id,  # type: ignore[arg-type]
-                OutboxMessage.status.in_((SENDING, UNKNOWN)),  # type: ignore[attr-defined]
+                col(OutboxMessage.id) == row_id,
+                col(OutboxMessage.status).in_((SENDING, UNKNOWN)),
             )
             .values(**values)
         )
@@ -204,16 +203,16 @@ def mark_delivered(session: Session, row_ids: Sequence[int], now: datetime) -> N
     if row_ids:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(row_ids))  # type: ignore[union-attr]
-            .values(status=SENT, sent_at=now, attempts=OutboxMessage.attempts + 1)
+            .where(col(OutboxMessage.id).in_(row_ids))
+            .values(status=SENT, sent_at=now, attempts=col(OutboxMessage.attempts) + 1)
         )
 
 
 def listing(session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
     """The newest rows first (optionally of one status), oldest of those first."""
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)  # type: ignore[union-attr]
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
     if status:
-        query = query.where(OutboxMessage.status == status)
+        query = query.where(col(OutboxMessage.status) == status)
     return list(reversed(session.execute(query).scalars().all()))
 
 
@@ -222,6 +221,6 @@ def count_pending(session: Session) -> int:
     query = (
         select(func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.status.in_((PENDING, SENDING)))  # type: ignore[attr-defined]
+        .where(col(OutboxMessage.status).in_((PENDING, SENDING)))
     )
     return int(session.execute(query).scalar_one())

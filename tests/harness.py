@@ -12,7 +12,7 @@ from sqlalchemy import select
 from adapters import console
 from app.runtime import Runtime
 from bot import clock
-from bot.bus import Outcome, Reply
+from bot.outcome import Outcome, Reply
 from bot.scheduler import tick
 from config.settings import DEMO_ENGAGEMENT
 from handlers import engagements

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import Arg, Command, MessageContext, Option, Ref, Registry
+from bot.commands import Arg, Command, MessageContext, Option, Ref
 from bot.durations import Duration
 from bot.errors import UsageError
 from bot.message import Mention
+from bot.registry import Registry
 
 
 def _noop(ctx: object, cmd: object) -> None:

@@ -23,10 +23,10 @@ from adapters import dingtalk
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
-from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Inbound, Outgoing
+from bot.outcome import Outcome
 from config.settings import DingtalkSettings, OutboxSettings, Settings
 from storage.db import dispose_all
 from tests.fakes.dingtalk_server import DIRECT_PATH, GROUP_PATH, ROBOT_TOPIC, FakeDingtalk

@@ -25,10 +25,10 @@ from adapters.email_parse import read, strip_quotes
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
-from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import Inbound, Outgoing
+from bot.outcome import Outcome
 from config.settings import EmailSettings, OutboxSettings, Settings
 from storage.db import transaction
 from storage.models import OutboxMessage, Ticket, TicketEvent

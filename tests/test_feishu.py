@@ -23,9 +23,9 @@ from adapters import feishu
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
-from bot.bus import Outcome
 from bot.dispatcher import Dispatcher
 from bot.message import ChatType, Inbound, Mention, Outgoing
+from bot.outcome import Outcome
 from config.settings import FeishuSettings, OutboxSettings, Settings
 from tests.fakes.feishu_server import FakeFeishu
 from tests.harness import ConsoleHarness

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.commands import all_commands
 from app.runtime import Runtime
 from bot.bus import Bus
-from bot.commands import Command, Registry
+from bot.commands import Command
+from bot.registry import Registry
 from config.settings import DEMO_ENGAGEMENT
-from handlers import all_commands
 from storage.db import transaction
 from storage.models import AuditEntry, ChatBinding
 from tests.harness import ConsoleHarness

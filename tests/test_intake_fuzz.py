@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
-import handlers
 from adapters import console
 from app.cli import main
+from app.commands import all_commands
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock, intake
@@ -50,7 +50,7 @@ SHAPES = [
     "上月", "2026-11", "甲方", "开启", "时间", "1", "撤销", "调整", "列表", "签署", "关闭", "确认",
 ]  # fmt: skip
 PEOPLE = ["liuyang", "wangli", "chenjing", "sunwei", "zhaogang", "lina"]
-WORDS = sorted({word for c in handlers.all_commands() for word in c.words()})
+WORDS = sorted({word for c in all_commands() for word in c.words()})
 _serial = itertools.count()
 
 

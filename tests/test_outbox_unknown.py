@@ -23,8 +23,8 @@ from adapters import dingtalk, feishu, wecom
 from adapters import email as mail_adapter
 from app.cli import main
 from bot import clock
-from bot.channels import IDEMPOTENT_SENDS
-from bot.dispatcher import Dispatcher, DrainResult, Sender
+from bot.channels import IDEMPOTENT_SENDS, Sender
+from bot.dispatcher import Dispatcher, DrainResult
 from bot.message import Outgoing
 from config.settings import (
     DingtalkSettings,

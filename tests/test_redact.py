@@ -22,7 +22,8 @@ from adapters import dingtalk, feishu, wecom
 from adapters import email as mail_adapter
 from app.cli import main
 from bot import clock, redact
-from bot.dispatcher import Dispatcher, Sender
+from bot.channels import Sender
+from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError
 from bot.message import Outgoing
 from config.settings import (

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlmodel import SQLModel
@@ -18,7 +18,7 @@ config = context.config
 engine = config.attributes.get("engine") or make_engine(os.environ.get("RENTIAN_DB", DEFAULT_DB))
 
 
-def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations use plain SQLAlchemy types, not the application's decorators.
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -1,0 +1,44 @@
+"""Every chat command and scheduled job of the app, in the order `/help` shows them.
+
+Each handler module declares `COMMANDS` and, if it has any, `JOBS`; this list is the one place
+that names them, imported when the runtime is built.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bot.commands import Command
+from bot.scheduler import Job
+from handlers import (
+    binding,
+    blockers,
+    change_requests,
+    checklist,
+    delivery,
+    help,
+    housekeeping,
+    periods,
+    plan,
+    progress_jobs,
+    scope,
+    sla_sweep,
+    status,
+    ticket_flow,
+    tickets,
+    timesheet,
+    worklog,
+)
+
+MODULES: tuple[ModuleType, ...] = (
+    help, status, tickets, ticket_flow, worklog, timesheet, scope, plan, change_requests,
+    blockers, delivery, periods, progress_jobs, checklist, binding, sla_sweep, housekeeping,
+)  # fmt: skip
+
+
+def all_commands() -> list[Command]:
+    return [command for module in MODULES for command in getattr(module, "COMMANDS", [])]
+
+
+def all_jobs() -> list[Job]:
+    return [job for module in MODULES for job in getattr(module, "JOBS", [])]
