@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
@@ -19,19 +20,19 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
     assert inbound is not None
     code: str = cmd.arg("code")
     engagement = ctx.session.execute(
-        select(Engagement).where(func.upper(Engagement.code) == code.upper())
+        select(Engagement).where(func.upper(col(Engagement.code)) == code.upper())
     ).scalar_one_or_none()
     if engagement is None:
         raise NotFound(ctx.tr("没有编号为 {c} 的项目。", "There is no engagement {c}.", c=code))
     ctx.engagement, ctx.locale = engagement, engagement.locale
     person = ctx.session.execute(
         select(Person)
-        .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
+        .join(Identity, col(Identity.person_id) == col(Person.id))
         .where(
-            Identity.engagement_id == engagement.id,
-            Identity.channel == inbound.channel,
-            Identity.external_id == inbound.sender_id,
-            Person.active,
+            col(Identity.engagement_id) == engagement.id,
+            col(Identity.channel) == inbound.channel,
+            col(Identity.external_id) == inbound.sender_id,
+            col(Person.active),
         )
     ).scalar_one_or_none()
     if person is None or not BINDERS.intersection(person.roles):
@@ -45,7 +46,7 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
                                   "Only group chats can be bound; send /bind in the group."))  # fmt: skip
     existing = ctx.session.execute(
         select(ChatBinding).where(
-            ChatBinding.channel == inbound.channel, ChatBinding.chat_id == inbound.chat_id
+            col(ChatBinding.channel) == inbound.channel, col(ChatBinding.chat_id) == inbound.chat_id
         )
     ).scalar_one_or_none()
     if existing is not None:

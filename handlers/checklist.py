@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
@@ -54,8 +54,8 @@ def ensure_items(session: Session, engagement_id: int) -> None:
 
 
 def items(session: Session, engagement_id: int) -> list[ChecklistItem]:
-    query = select(ChecklistItem).where(ChecklistItem.engagement_id == engagement_id)
-    return list(session.execute(query.order_by(ChecklistItem.position)).scalars())  # type: ignore[arg-type]
+    query = select(ChecklistItem).where(col(ChecklistItem.engagement_id) == engagement_id)
+    return list(session.execute(query.order_by(col(ChecklistItem.position))).scalars())
 
 
 def progress(session: Session, engagement_id: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.errors import ConfigError
 from handlers import checklist
@@ -73,7 +73,7 @@ def apply(
     """Create or update the engagement of `spec` in the caller's transaction."""
     digest = spec_hash(spec)
     engagement = session.execute(
-        select(Engagement).where(Engagement.code == spec.code)
+        select(Engagement).where(col(Engagement.code) == spec.code)
     ).scalar_one_or_none()
     if engagement is not None and engagement.spec_hash == digest:
         return ApplyResult(spec.code, "unchanged")
@@ -117,7 +117,7 @@ def _sync_people(session: Session, engagement_id: int, people: tuple[PersonSpec,
     existing = {
         p.key: p
         for p in session.execute(
-            select(Person).where(Person.engagement_id == engagement_id)
+            select(Person).where(col(Person.engagement_id) == engagement_id)
         ).scalars()
     }
     changes = []
@@ -127,12 +127,12 @@ def _sync_people(session: Session, engagement_id: int, people: tuple[PersonSpec,
             person.active = False
             changes.append(f"people: - {key}")
     # Identities are rewritten whole: drop them first so one can move between people.
-    session.execute(delete(Identity).where(Identity.engagement_id == engagement_id))  # type: ignore[arg-type]
+    session.execute(delete(Identity).where(col(Identity.engagement_id) == engagement_id))
     session.flush()
     for spec in people:
         person = existing.get(spec.key)
-        values = {"name": spec.name, "party": spec.party, "roles": list(spec.roles),
-                  "level": spec.level, "active": True}  # fmt: skip
+        values: dict[str, Any] = {"name": spec.name, "party": spec.party,
+                                  "roles": list(spec.roles), "level": spec.level, "active": True}  # fmt: skip
         if person is None:
             person = Person(engagement_id=engagement_id, key=spec.key, **values)
             changes.append(f"people: + {spec.key}")
@@ -157,7 +157,7 @@ def _sync_chats(
     for index, chat in enumerate(spec.chats):
         binding = session.execute(
             select(ChatBinding).where(
-                ChatBinding.channel == chat.channel, ChatBinding.chat_id == chat.id
+                col(ChatBinding.channel) == chat.channel, col(ChatBinding.chat_id) == chat.id
             )
         ).scalar_one_or_none()
         if binding is None:
@@ -173,7 +173,7 @@ def _sync_chats(
             session.add(binding)
     from_file = session.execute(
         select(ChatBinding).where(
-            ChatBinding.engagement_id == engagement_id, ChatBinding.bound_by == "file"
+            col(ChatBinding.engagement_id) == engagement_id, col(ChatBinding.bound_by) == "file"
         )
     ).scalars()
     for binding in list(from_file):

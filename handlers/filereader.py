@@ -184,4 +184,8 @@ def show(value: object) -> str:
     if isinstance(value, int | float | Decimal | date | time):
         text = str(value)
         return text if len(text) <= 40 else text[:40] + "…"
-    return {dict: "a table", list: "a list", tuple: "a list"}.get(type(value), type(value).__name__)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
