@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--requeue", type=int, metavar="ID",
                      help="send an unknown or failed message again")  # fmt: skip
 
-    inbox = add("inbox", queues.inbox, "list inbound events, newest first (failed: not handled again)")
+    inbox = add(
+        "inbox", queues.inbox, "list inbound events, newest first (failed: not handled again)"
+    )
     inbox.add_argument("--json", action="store_true")
     inbox.add_argument("--status", choices=["handled", "failed"])
     inbox.add_argument("--limit", type=int, default=200)

@@ -15,6 +15,7 @@ from handlers import (
     blockers,
     change_requests,
     checklist,
+    closeout,
     delivery,
     help,
     housekeeping,
@@ -22,8 +23,10 @@ from handlers import (
     plan,
     progress_jobs,
     scope,
+    signing,
     sla_sweep,
     status,
+    tasks,
     ticket_flow,
     tickets,
     timesheet,
@@ -31,8 +34,9 @@ from handlers import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    help, status, tickets, ticket_flow, worklog, timesheet, scope, plan, change_requests,
-    blockers, delivery, periods, progress_jobs, checklist, binding, sla_sweep, housekeeping,
+    help, status, tickets, ticket_flow, worklog, timesheet, tasks, scope, plan, change_requests,
+    signing, blockers, delivery, closeout, periods, progress_jobs, checklist, binding, sla_sweep,
+    housekeeping,
 )  # fmt: skip
 
 

@@ -49,12 +49,13 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
             **{a.name: a.sender() for a in adapters},
         }
         dispatcher = Dispatcher(runtime.engine, senders, runtime.settings.outbox)
+
         def wake() -> None:  # called from the bus's worker threads
             loop.call_soon_threadsafe(dispatcher.wake)
 
         runtime.bus.on_commit = wake
         task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")
-        jobs = Scheduler(runtime.engine, runtime.jobs) if scheduler else None
+        jobs = Scheduler(runtime.engine, runtime.jobs, runtime.vocabulary) if scheduler else None
         if jobs:
             jobs.start()
         for adapter in adapters:

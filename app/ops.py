@@ -84,7 +84,7 @@ def tick(args: argparse.Namespace) -> int:
     runtime = from_args(args)
     before = _last_outbox_id(runtime)
     with clock.frozen(clock.now()) as now:  # one instant for the whole run
-        results = run_due(runtime.engine, runtime.jobs)
+        results = run_due(runtime.engine, runtime.jobs, runtime.vocabulary)
     for name, ok in results:
         print(f"{name}: {'ok' if ok else 'FAILED (see log)'}")
     if not results:
@@ -120,7 +120,9 @@ def audit_verify(args: argparse.Namespace) -> int:
     recomputed chain holds together, but no longer matches what was posted at the time."""
     anchors = None
     if args.anchors:
-        anchors = audit.find_anchors(Path(args.anchors).read_text(encoding="utf-8", errors="replace"))
+        anchors = audit.find_anchors(
+            Path(args.anchors).read_text(encoding="utf-8", errors="replace")
+        )
         if not anchors:
             print(f"rentian: {args.anchors}: no audit chain anchors in it "
                   "(they look like #1234·3f9a12bc4d5e0718)", file=sys.stderr)  # fmt: skip
@@ -135,7 +137,9 @@ def audit_verify(args: argparse.Namespace) -> int:
     if anchors is None:
         return 0 if result.ok else 1
     failures = audit.check_anchors(runtime.engine, anchors)
-    held = "all hold" if not failures else f"{len(failures)} fail{'s' if len(failures) == 1 else ''}"
+    held = (
+        "all hold" if not failures else f"{len(failures)} fail{'s' if len(failures) == 1 else ''}"
+    )
     print(f"{len(anchors)} anchors from {args.anchors}: {held}")
     for failure in failures:
         print(f"  anchor {failure.anchor} FAILS: {failure.problem}")

@@ -17,6 +17,7 @@ from config.settings import Settings, load_settings
 from domain import catalog
 from domain.policy import policy_of
 from storage.db import make_engine
+from storage.models import Engagement
 
 
 @dataclass
@@ -44,7 +45,12 @@ def vocabulary() -> Vocabulary:
         unregistered_role=catalog.UNREGISTERED_REPORTER,
         channels=catalog.CHANNELS,
         policy=policy_of,
+        email_signing=_email_signing,
     )
+
+
+def _email_signing(engagement: Engagement) -> bool:
+    return policy_of(engagement).email_signing
 
 
 def build(settings: Settings, engine: Engine | None = None) -> Runtime:

@@ -157,12 +157,18 @@ class Bus:
             return error
         return None
 
+    def _email_signing(self, context: Context) -> bool:
+        """The engagement lets mail whose domain vouched for it (DMARC) sign (`email_signing`)."""
+        return context.engagement is not None and self.vocabulary.email_signing(context.engagement)
+
     def _check(self, context: Context, parsed: Parsed, inbound: Inbound) -> None:
         """Refuse, with the reason, what this sender may not do here."""
         command, locale = parsed.command, context.locale
         if command.needs_engagement and context.engagement is None:
             raise _no_engagement(context.session, inbound, locale)
-        if not permits(inbound.assurance, command.needs, email_signing=_email_signing(context)):
+        if not permits(
+            inbound.assurance, command.needs, email_signing=self._email_signing(context)
+        ):
             raise PermissionDenied(_unproven(command, inbound, locale))
         if not command.needs_engagement:
             return
@@ -257,7 +263,9 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
     codes = [
         code
         for code in session.execute(
-            select(col(Engagement.code)).where(col(Engagement.id).in_(_sender_engagements(session, inbound)))
+            select(col(Engagement.code)).where(
+                col(Engagement.id).in_(_sender_engagements(session, inbound))
+            )
         ).scalars()
     ]
     if codes:
@@ -271,11 +279,6 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
            "I don't know you yet: you are not on any engagement's list of people. "
            "Ask the vendor PM.")
     )  # fmt: skip
-
-
-def _email_signing(context: Context) -> bool:
-    """The engagement lets mail whose domain vouched for it (DMARC) sign (`email_signing`)."""
-    return bool(context.engagement and (context.engagement.rules or {}).get("email_signing"))
 
 
 def _unproven(command: Command, inbound: Inbound, locale: str) -> str:

@@ -1,4 +1,5 @@
 """What a handler gets: the transaction, the time, who is asking, where, and ways to answer.
+A scheduled job gets the same, its actor being the system (`Context.system`, `bot.scheduler`).
 
 Everything a handler says goes into the outbox in the handler's own transaction. A signing
 command's replies after its audit entry end with the chain's anchor (`storage.audit.Anchor`).
@@ -15,17 +16,21 @@ from sqlmodel import Session
 
 from bot import clock, notify
 from bot.assurance import SIGNING
-from bot.commands import Command, Registry
-from bot.i18n import tr
-from bot.message import Inbound
+from bot.commands import Command
+from bot.i18n import DEFAULT_LOCALE, tr
+from bot.message import Inbound, Target
+from bot.registry import Registry
 from bot.vocabulary import Vocabulary
 from storage import audit, outbox
 from storage.models import AuditEntry, Engagement, Person
 
+SYSTEM = "system"
+
 
 @dataclass(frozen=True)
 class Actor:
-    """Who sent the message: a person of the engagement, or an unregistered reporter."""
+    """Who sent the message: a person of the engagement, or an unregistered reporter; in a
+    scheduled job, the system."""
 
     key: str
     name: str
@@ -43,6 +48,24 @@ class Actor:
         key = f"unregistered:{inbound.channel}:{inbound.sender_id}"
         name = inbound.sender_name or inbound.sender_id
         return cls(key, name, "client", frozenset({role}))
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The scheduler: what a job does, the history and the audit log show as `system`;
+        its one role, `system`, is what a life cycle names it by."""
+        return cls(SYSTEM, SYSTEM, None, frozenset({SYSTEM}))
+
+    @property
+    def is_system(self) -> bool:
+        return self.key == SYSTEM and self.person is None
+
+    @property
+    def who(self) -> frozenset[str]:
+        """Its roles and, if registered, its party: what a life cycle's `Transition.who`
+        names (see `domain.transitions`), as `may` reads a command's roles."""
+        if self.person is not None and self.party is not None:
+            return self.roles | {self.party}
+        return self.roles
 
     def may(self, command: Command) -> bool:
         """Roles allow by name; `client` / `vendor` in a command's roles mean the whole party
@@ -95,6 +118,19 @@ class Context:
     def tr(self, zh: str, en: str, **values: Any) -> str:
         return tr(self.locale, zh, en, **values)
 
+    @classmethod
+    def system(
+        cls, session: Session, now: datetime, vocabulary: Vocabulary,
+        engagement: Engagement | None = None,
+    ) -> Context:  # fmt: skip
+        """A scheduled job's context: the system acting on `engagement` (or on none), with
+        nothing to reply to and no commands."""
+        return cls(
+            session=session, now=now, registry=Registry(()), actor=Actor.system(),
+            locale=engagement.locale if engagement else DEFAULT_LOCALE, engagement=engagement,
+            vocabulary=vocabulary,
+        )  # fmt: skip
+
     @property
     def eng(self) -> Engagement:
         """The engagement; handlers that declare `needs_engagement` always have one."""
@@ -107,9 +143,23 @@ class Context:
         return self.vocabulary.policy(self.eng)
 
     @property
+    def eng_id(self) -> int:
+        """The engagement's id: a stored engagement always has one."""
+        engagement_id = self.eng.id
+        assert engagement_id is not None
+        return engagement_id
+
+    @property
     def person(self) -> Person:
         assert self.actor is not None and self.actor.person is not None
         return self.actor.person
+
+    @property
+    def person_id(self) -> int:
+        """The sender's id as a person of the engagement."""
+        person_id = self.person.id
+        assert person_id is not None
+        return person_id
 
     def reply(
         self, text: str, kind: str, ref: str = "", payload: dict[str, Any] | None = None
@@ -135,21 +185,27 @@ class Context:
 
     def notify_roles(self, roles: set[str], text: str, kind: str, ref: str = "",
                      dedupe_key: str | None = None) -> None:  # fmt: skip
-        for person in notify.people_with_roles(self.session, self.eng.id or 0, roles):
+        for person in notify.people_with_roles(self.session, self.eng_id, roles):
             self.notify(person, text, kind, ref, dedupe_key)
 
     def announce(self, text: str, kind: str, ref: str = "", dedupe_key: str | None = None) -> None:
         """Post to every chat bound to the engagement except the one being answered."""
-        for chat in notify.bound_chats(self.session, self.eng.id or 0):
+        for chat in notify.bound_chats(self.session, self.eng_id):
             here = self.inbound and (chat.channel, chat.chat_id) == (
                 self.inbound.channel, self.inbound.chat_id)  # fmt: skip
             if not here:
-                notify.to_chat(self.session, chat, now=self.now, kind=kind, text=text, ref=ref,
-                               dedupe_key=dedupe_key)  # fmt: skip
+                self.post(Target(chat.channel, chat.chat_id), text, kind, ref, dedupe_key)
+
+    def post(self, target: Target, text: str, kind: str, ref: str = "",
+             dedupe_key: str | None = None, payload: dict[str, Any] | None = None) -> int | None:  # fmt: skip
+        """Post to `target`: a chat a record keeps (`Target.of`), or a person directly."""
+        return notify.to_target(self.session, target, now=self.now, kind=kind, text=text, ref=ref,
+                                engagement_id=self.engagement.id if self.engagement else None,
+                                dedupe_key=dedupe_key, payload=payload)  # fmt: skip
 
     def audit(self, action: str, ref: str = "", **data: Any) -> None:
-        actor = self.actor.key if self.actor else "system"
-        if self.actor is not None:
+        actor = self.actor.key if self.actor else SYSTEM
+        if self.actor is not None and not self.actor.is_system:
             data.setdefault("party", self.actor.party)
         if self.inbound is not None:
             data.setdefault("via", f"{self.inbound.channel}:{self.inbound.chat_id}")

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from sqlalchemy import exc as sa
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock
 from bot.commands import MessageContext
@@ -105,7 +105,7 @@ def mark_failed(session: Session, inbound: Inbound, error: Exception) -> None:
     name, message = describe(error)
     session.execute(
         update(InboundKey)
-        .where(InboundKey.channel == inbound.channel, InboundKey.key == inbound.event_id)  # type: ignore[arg-type]
+        .where(col(InboundKey.channel) == inbound.channel, col(InboundKey.key) == inbound.event_id)
         .values(status=FAILED, error_class=name, error=message)
     )
 
@@ -136,9 +136,11 @@ def describe(error: BaseException) -> tuple[str, str]:
 
 def listing(session: Session, status: str | None, limit: int) -> list[InboundKey]:
     """Inbound events, newest first; only those of `status` if given."""
-    query = select(InboundKey).order_by(InboundKey.received_at.desc(), InboundKey.id.desc())  # type: ignore[attr-defined, union-attr]
+    query = select(InboundKey).order_by(
+        col(InboundKey.received_at).desc(), col(InboundKey.id).desc()
+    )
     if status:
-        query = query.where(InboundKey.status == status)  # type: ignore[arg-type]
+        query = query.where(col(InboundKey.status) == status)
     return list(session.execute(query.limit(limit)).scalars())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from bot.assurance import Assurance
 
@@ -29,13 +29,42 @@ class Mention:
     is_bot: bool = False
 
 
+class Placed(Protocol):
+    """A record that keeps where to post about it: the channel and chat it came from."""
+
+    channel: str
+    chat_id: str
+
+
 @dataclass(frozen=True)
 class Target:
-    """Where to post: a chat (optionally a thread / message to reply to) on a channel."""
+    """Where to post: a chat on a channel (replying to the message `reply_to` there, if set),
+    or, with `person` (their key), a person directly, `chat_id` then being their id on the
+    channel."""
 
     channel: str
     chat_id: str
     reply_to: str = ""
+    person: str = ""
+
+    @classmethod
+    def direct(cls, channel: str, address: str, person: str) -> Target:
+        return cls(channel, address, person=person)
+
+    @classmethod
+    def of(cls, record: Placed) -> Target | None:
+        """The chat `record` keeps (its `channel` and `chat_id` columns, set from the message
+        that made it); None if it keeps none."""
+        return cls(record.channel, record.chat_id) if record.chat_id else None
+
+    @property
+    def recipient_type(self) -> str:
+        return "person" if self.person else "chat"
+
+    @property
+    def recipient(self) -> str:
+        """The person's key, or the chat id."""
+        return self.person or self.chat_id
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Where a message for a person or an engagement's chats goes, written into the outbox.
+"""Where a message for a person or a chat goes, written into the outbox.
 
-Used by handlers (through the context) and by scheduler jobs alike.
+Handlers and scheduler jobs reach it through their context (`bot.context.Context`).
 """
 
 from __future__ import annotations
@@ -10,20 +10,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from bot.message import Target
 from storage import outbox
 from storage.models import ChatBinding, Engagement, Identity, Person
 
 
 def bound_chats(session: Session, engagement_id: int) -> list[ChatBinding]:
-    query = select(ChatBinding).where(ChatBinding.engagement_id == engagement_id)
-    return list(session.execute(query.order_by(ChatBinding.id)).scalars())  # type: ignore[arg-type]
+    query = select(ChatBinding).where(col(ChatBinding.engagement_id) == engagement_id)
+    return list(session.execute(query.order_by(col(ChatBinding.id))).scalars())
 
 
 def people_with_roles(session: Session, engagement_id: int, roles: set[str]) -> list[Person]:
-    query = select(Person).where(Person.engagement_id == engagement_id, Person.active)
-    people = session.execute(query.order_by(Person.id)).scalars()  # type: ignore[arg-type]
+    query = select(Person).where(col(Person.engagement_id) == engagement_id, col(Person.active))
+    people = session.execute(query.order_by(col(Person.id))).scalars()
     return [p for p in people if roles.intersection(p.roles)]
 
 
@@ -32,12 +33,38 @@ def direct_address(
 ) -> tuple[str, str] | None:
     """(channel, id) to reach `person` directly: the channels in `preferred` first (the
     engagement's own chat channels, then every channel in the app's order), else any."""
-    query = select(Identity).where(Identity.person_id == person.id)
+    query = select(Identity).where(col(Identity.person_id) == person.id)
     identities = {i.channel: i.external_id for i in session.execute(query).scalars()}
     for channel in [*preferred, *sorted(identities)]:
         if channel in identities:
             return channel, identities[channel]
     return None
+
+
+def to_target(
+    session: Session,
+    target: Target,
+    *,
+    engagement_id: int | None,
+    now: datetime,
+    kind: str,
+    text: str,
+    ref: str = "",
+    dedupe_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int | None:
+    """A message to a chat or a person; None when it was already sent. `dedupe_key` is
+    extended per recipient (`:<person>` or `:<channel>:<chat>`), so one notice reaches each
+    recipient once (invariant 6)."""
+    if dedupe_key is not None:
+        where = target.person or f"{target.channel}:{target.chat_id}"
+        dedupe_key = f"{dedupe_key}:{where}"
+    return outbox.enqueue(
+        session, now=now, channel=target.channel, recipient_type=target.recipient_type,
+        recipient=target.recipient, address=target.chat_id, kind=kind, text=text, ref=ref,
+        engagement_id=engagement_id, reply_to=target.reply_to, dedupe_key=dedupe_key,
+        payload=payload,
+    )  # fmt: skip
 
 
 def to_person(
@@ -60,30 +87,6 @@ def to_person(
     address = direct_address(session, person, preferred)
     if address is None:
         return None
-    channel, external_id = address
-    return outbox.enqueue(
-        session, now=now, channel=channel, recipient_type="person", recipient=person.key,
-        address=external_id, kind=kind, text=text, ref=ref, engagement_id=engagement.id,
-        dedupe_key=f"{dedupe_key}:{person.key}" if dedupe_key else None, payload=payload,
-    )  # fmt: skip
-
-
-def to_chat(
-    session: Session,
-    chat: ChatBinding,
-    *,
-    now: datetime,
-    kind: str,
-    text: str,
-    ref: str = "",
-    reply_to: str = "",
-    dedupe_key: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> int | None:
-    return outbox.enqueue(
-        session, now=now, channel=chat.channel, recipient_type="chat", recipient=chat.chat_id,
-        address=chat.chat_id, kind=kind, text=text, ref=ref, engagement_id=chat.engagement_id,
-        reply_to=reply_to,
-        dedupe_key=f"{dedupe_key}:{chat.channel}:{chat.chat_id}" if dedupe_key else None,
-        payload=payload,
-    )  # fmt: skip
+    target = Target.direct(*address, person=person.key)
+    return to_target(session, target, engagement_id=engagement.id, now=now, kind=kind, text=text,
+                     ref=ref, dedupe_key=dedupe_key, payload=payload)  # fmt: skip

@@ -4,31 +4,60 @@
 AsyncIOScheduler. Jobs are idempotent (their messages carry dedupe keys), so a job run
 twice, or by two instances, says each thing once. With PostgreSQL only the instance
 holding an advisory lock runs the scheduler.
+
+A job gets its `Run`: the instant, the database and the app's vocabulary. It works in
+transactions the run opens, each a `bot.context.Context` whose actor is the system, so a job
+notifies, posts and audits as a command does. Jobs over rows that fall due: `bot.sweep`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
+from sqlmodel import col
 
 from bot import clock
+from bot.context import Context
+from bot.vocabulary import Vocabulary
 from storage.db import is_postgres, transaction
-from storage.models import JobRun
+from storage.models import Engagement, JobRun
 
 log = logging.getLogger("rentian.scheduler")
 _PG_SCHEDULER_LOCK = 0x52454E55
 
 
 @dataclass(frozen=True)
-class JobContext:
+class Run:
+    """One run of a job: its instant (`now`, the same for the whole run), the database and
+    the app's vocabulary."""
+
     engine: Engine
     now: datetime
+    vocabulary: Vocabulary
+
+    @contextmanager
+    def context(self, engagement_id: int | None = None) -> Iterator[Context]:
+        """A transaction of its own, as the system's context for the engagement (or for
+        none): committed when the block ends, rolled back if it raises."""
+        with transaction(self.engine) as session:
+            engagement = None if engagement_id is None else session.get(Engagement, engagement_id)
+            yield Context.system(session, self.now, self.vocabulary, engagement)
+
+    def each_engagement(self, work: Callable[[Context], None]) -> None:
+        """`work` for every engagement, each in a transaction of its own."""
+        with transaction(self.engine) as session:
+            query = select(col(Engagement.id)).order_by(col(Engagement.id))
+            ids = [int(i) for i in session.execute(query).scalars() if i is not None]
+        for engagement_id in ids:
+            with self.context(engagement_id) as ctx:
+                work(ctx)
 
 
 @dataclass(frozen=True)
@@ -37,7 +66,7 @@ class Job:
 
     name: str
     every: timedelta
-    run: Callable[[JobContext], Any]
+    run: Callable[[Run], Any]
     summary: str = ""
 
 
@@ -53,11 +82,11 @@ def last_runs(engine: Engine) -> dict[str, datetime]:
         return {row.name: row.last_run_at for row in session.execute(select(JobRun)).scalars()}
 
 
-def run_job(engine: Engine, job: Job, now: datetime | None = None) -> bool:
+def run_job(engine: Engine, job: Job, vocabulary: Vocabulary, now: datetime | None = None) -> bool:
     """Run one job now and record it; False (logged) if it raised."""
     moment = now or clock.now()
     try:
-        job.run(JobContext(engine, moment))
+        job.run(Run(engine, moment, vocabulary))
     except Exception:
         log.exception("job %s failed", job.name)
         return False
@@ -68,10 +97,13 @@ def run_job(engine: Engine, job: Job, now: datetime | None = None) -> bool:
     return True
 
 
-def tick(engine: Engine, jobs: Iterable[Job]) -> list[tuple[str, bool]]:
+def tick(engine: Engine, jobs: Iterable[Job], vocabulary: Vocabulary) -> list[tuple[str, bool]]:
     """Run what is due at `clock.now()`: [(job name, succeeded)]."""
     now = clock.now()
-    return [(job.name, run_job(engine, job, now)) for job in due(jobs, last_runs(engine), now)]
+    return [
+        (job.name, run_job(engine, job, vocabulary, now))
+        for job in due(jobs, last_runs(engine), now)
+    ]
 
 
 class Leadership:
@@ -113,9 +145,10 @@ class Leadership:
 class Scheduler:
     """The jobs under APScheduler in `serve`, each in a worker thread, never overlapping."""
 
-    def __init__(self, engine: Engine, jobs: Iterable[Job]) -> None:
+    def __init__(self, engine: Engine, jobs: Iterable[Job], vocabulary: Vocabulary) -> None:
         self.engine = engine
         self.jobs = list(jobs)
+        self.vocabulary = vocabulary
         self.leadership = Leadership(engine)
         self._scheduler: Any = None
 
@@ -135,7 +168,7 @@ class Scheduler:
     async def _run(self, job: Job) -> None:
         if not await asyncio.to_thread(self.leadership.try_acquire):
             return
-        await asyncio.to_thread(run_job, self.engine, job)
+        await asyncio.to_thread(run_job, self.engine, job, self.vocabulary)
 
     def shutdown(self) -> None:
         if self._scheduler is not None:

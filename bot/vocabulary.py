@@ -15,6 +15,10 @@ def _no_policy(engagement: Any) -> Any:
     return None
 
 
+def _never(engagement: Any) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """`role_names`: role key -> (Chinese, English) for refusals and help. `unregistered_role`:
@@ -26,6 +30,7 @@ class Vocabulary:
     unregistered_role: str = "unregistered_reporter"
     channels: tuple[str, ...] = ("console",)
     policy: Callable[[Any], Any] = _no_policy
+    email_signing: Callable[[Any], bool] = _never
 
     def role_name(self, role: str, locale: str) -> str:
         zh, en = self.role_names.get(role, (role, role))

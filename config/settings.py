@@ -9,16 +9,12 @@ the field and never the value, which may be a secret (see `describe`).
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,142 +23,24 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from config.values import (
+    BaseUrl,
+    Host,
+    Port,
+    Visible,
+    check_aes_key,
+    check_email_address,
+    check_feishu_app_id,
+    check_feishu_domain,
+    check_host,
+    check_not_blank,
+    check_wecom_token,
+    invalid,
+)
 
 DEFAULT_CONFIG = Path("config/rentian.toml")
 DEFAULT_DB = "sqlite:///data/rentian.db"
 DEMO_ENGAGEMENT = Path(__file__).with_name("demo-engagement.toml")
-
-# -- value shapes: each check passes "" (unset); `_Channel` says what an enabled channel needs
-
-
-def _problem(message: str, **context: Any) -> PydanticCustomError:
-    return PydanticCustomError("settings", message, context)
-
-
-def _first_outside(value: str, allowed: re.Pattern[str]) -> int:
-    """1-based position of the first character not matched by `allowed`; 0 if none."""
-    return next((i for i, char in enumerate(value, 1) if not allowed.fullmatch(char)), 0)
-
-
-_VISIBLE = re.compile(r"[!-~]")  # printable ASCII but the space
-_ALNUM = re.compile(r"[A-Za-z0-9]")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]")
-
-
-def _visible(value: str) -> str:
-    """Ids, keys and secrets: printable ASCII, no whitespace (a pasted newline is the usual slip)."""
-    if at := _first_outside(value, _VISIBLE):
-        what = "whitespace" if value[at - 1].isspace() else "not printable ASCII"
-        raise _problem("must be printable ASCII with no spaces (character {at} is {what})",
-                       at=at, what=what)  # fmt: skip
-    return value
-
-
-def _aes_key(value: str) -> str:
-    """An EncodingAESKey: 43 base64 characters, the 32-byte key without its trailing '='."""
-    if not value:
-        return value
-    if value.strip() != value:
-        raise _problem("must be 43 characters of base64 (got {n}, with whitespace around them)",
-                       n=len(value))  # fmt: skip
-    if len(value) == 44 and value.endswith("="):
-        raise _problem("must be 43 characters of base64, without the trailing '=' (got 44)")
-    if len(value) != 43:
-        raise _problem("must be 43 characters of base64 (got {n})", n=len(value))
-    if at := _first_outside(value, _BASE64):
-        raise _problem("must be 43 characters of base64: A-Z a-z 0-9 + / (character {at} is not)",
-                       at=at)  # fmt: skip
-    return value
-
-
-def _wecom_token(value: str) -> str:
-    """WeCom's console takes a callback Token of up to 32 letters and digits."""
-    if len(value) > 32:
-        raise _problem("must be 1-32 letters or digits (got {n} characters)", n=len(value))
-    if at := _first_outside(value, _ALNUM):
-        raise _problem("must be 1-32 letters or digits (character {at} is neither)", at=at)
-    return value
-
-
-def _feishu_app_id(value: str) -> str:
-    if value and not re.fullmatch(r"cli_[A-Za-z0-9]+", value):
-        raise _problem("must be the App ID from the developer console, like cli_a1b2c3d4e5f6a7b8")
-    return value
-
-
-def _base_url(value: str) -> str:
-    """An http(s) API address: scheme, host, optional port and path; no query or credentials."""
-    if not value:
-        return value
-    if at := _first_outside(value, _VISIBLE):
-        raise _problem("must be an http(s) URL with no spaces (character {at} is not allowed)",
-                       at=at)  # fmt: skip
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
-        raise _problem("must be an http(s) URL, like https://api.example.com")
-    if "@" in parts.netloc:
-        raise _problem("must not contain a user name or password")
-    if parts.query or parts.fragment or value.endswith(("?", "#")):
-        raise _problem("must not have a query or fragment (nothing after '?' or '#')")
-    host = parts.hostname or ""
-    if not host:
-        raise _problem("must name a host, like https://api.example.com")
-    if not (re.fullmatch(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?", host) or _is_ip(host)):
-        raise _problem("has a malformed host name")
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        raise _problem("has a malformed port (1-65535)")
-    return value
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _feishu_domain(value: str) -> str:
-    """The Feishu SDK takes an origin only, https unless it is the loopback (tests' fakes)."""
-    parts = urlsplit(_base_url(value))
-    if value and parts.path.rstrip("/"):
-        raise _problem("must be scheme and host only, like https://open.feishu.cn (no path)")
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise _problem("must be https (http only for 127.0.0.1, localhost or ::1)")
-    return value
-
-
-def _host(value: str) -> str:
-    """A host name or IP address; the port has a setting of its own."""
-    _visible(value)
-    if "/" in value or "@" in value:
-        raise _problem("must be a host name or address, not a URL")
-    if value.count(":") == 1:
-        raise _problem("must be a host name without a port (the port has its own setting)")
-    return value
-
-
-def _email_address(value: str) -> str:
-    label = r"[^\W_](?:[\w-]*[^\W_])?"
-    if value and not re.fullmatch(rf"[^@\s]+@{label}(?:\.{label})*", value):
-        raise _problem("must be an email address, like support@vendor.example")
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise _problem("must not be empty")
-    return value
-
-
-Visible = Annotated[str, AfterValidator(_visible)]
-BaseUrl = Annotated[str, AfterValidator(_base_url)]
-Host = Annotated[str, AfterValidator(_host)]
-Port = Annotated[int, Field(ge=1, le=65535)]
 
 # -- sections
 
@@ -186,13 +64,13 @@ class _Channel(_Section):
         missing = [name for name in self._needs() if not getattr(self, name)]
         if missing:
             names = ", ".join(missing[:-1]) + " and " + missing[-1] if missing[1:] else missing[0]
-            raise _problem("enabled, but {names} {verb} not set", names=names,
+            raise invalid("enabled, but {names} {verb} not set", names=names,
                            verb="are" if missing[1:] else "is")  # fmt: skip
         return self
 
 
 class HttpSettings(_Section):
-    host: Annotated[str, AfterValidator(_not_blank), AfterValidator(_host)] = "127.0.0.1"
+    host: Annotated[str, AfterValidator(check_not_blank), AfterValidator(check_host)] = "127.0.0.1"
     port: Port = 8080
     # Largest request body read, before any signature check; larger ones get 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
@@ -200,7 +78,7 @@ class HttpSettings(_Section):
 
 class BotSettings(_Section):
     # Names people use to @-mention the bot on the console and in plain-text channels.
-    names: list[Annotated[str, AfterValidator(_not_blank)]] = Field(
+    names: list[Annotated[str, AfterValidator(check_not_blank)]] = Field(
         default_factory=lambda: ["rentian", "人天", "bot", "机器人"]
     )
 
@@ -215,17 +93,17 @@ class OutboxSettings(_Section):
     @model_validator(mode="after")
     def _backoff_grows(self) -> Self:
         if self.backoff_max_seconds < self.backoff_seconds:
-            raise _problem("backoff_max_seconds must be at least backoff_seconds")
+            raise invalid("backoff_max_seconds must be at least backoff_seconds")
         return self
 
 
 class FeishuSettings(_Channel):
     mode: Literal["webhook", "longconn"] = "webhook"
-    app_id: Annotated[str, AfterValidator(_feishu_app_id)] = ""
+    app_id: Annotated[str, AfterValidator(check_feishu_app_id)] = ""
     app_secret: Visible = ""
     encrypt_key: Visible = ""  # the webhook's signature key (X-Lark-Signature) and AES key
     verification_token: Visible = ""
-    domain: Annotated[str, AfterValidator(_feishu_domain)] = "https://open.feishu.cn"
+    domain: Annotated[str, AfterValidator(check_feishu_domain)] = "https://open.feishu.cn"
 
     def _needs(self) -> list[str]:
         # Without the token the SDK refuses Feishu's own callbacks (they carry one) and takes
@@ -254,8 +132,8 @@ class WecomSettings(_Channel):
     corp_id: Visible = ""
     agent_id: int = Field(default=0, ge=0)
     secret: Visible = ""
-    token: Annotated[str, AfterValidator(_wecom_token)] = ""
-    encoding_aes_key: Annotated[str, AfterValidator(_aes_key)] = ""
+    token: Annotated[str, AfterValidator(check_wecom_token)] = ""
+    encoding_aes_key: Annotated[str, AfterValidator(check_aes_key)] = ""
     api_base: BaseUrl = "https://qyapi.weixin.qq.com"
 
     def _needs(self) -> list[str]:
@@ -264,7 +142,7 @@ class WecomSettings(_Channel):
 
 
 class EmailSettings(_Channel):
-    address: Annotated[str, AfterValidator(_email_address)] = "support@vendor.example"
+    address: Annotated[str, AfterValidator(check_email_address)] = "support@vendor.example"
     imap_host: Host = ""  # none: send only, the mailbox is not watched
     imap_port: Port = 993
     imap_tls: bool = True
@@ -288,7 +166,7 @@ class EmailSettings(_Channel):
     @model_validator(mode="after")
     def _one_kind_of_tls(self) -> Self:
         if self.enabled and self.smtp_tls and self.smtp_starttls:
-            raise _problem("smtp_tls and smtp_starttls exclude each other: TLS from the start "
+            raise invalid("smtp_tls and smtp_starttls exclude each other: TLS from the start "
                            "(port 465) or STARTTLS (port 587)")  # fmt: skip
         return self
 

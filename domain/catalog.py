@@ -27,6 +27,8 @@ def _index(*terms: Term) -> dict[str, Term]:
 
 
 PARTIES: Final = _index(Term("client", "甲方", "client"), Term("vendor", "厂商", "vendor"))
+# In a command's roles: every registered person of either party (client and vendor staff).
+EITHER_PARTY: Final = frozenset(PARTIES)
 
 # 资源类型: the five resource levels sold by the person-day, junior first.
 LEVELS: Final = _index(

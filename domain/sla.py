@@ -9,13 +9,15 @@ Nothing here reads the database or the clock: callers pass `now` and get decisio
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from domain import catalog
-from domain.workcalendar import BusinessCalendar, WorkCalendar, calendar_for
+from domain.workcalendar import WorkCalendar, calendar_for
 
 LEGS = ("response", "resolve")
 STAGES = ("warning", "breach", "escalation")
@@ -30,22 +32,23 @@ class Target:
 
 @dataclass(frozen=True)
 class Policy:
-    """An engagement's SLA policy (as stored by `engagement apply`)."""
+    """An engagement's SLA policy (as stored by `engagement apply`); part of its
+    `domain.policy.EngagementPolicy`."""
 
-    targets: dict[str, Target]
-    warning_at: Fraction = Fraction(3, 4)
-    escalate_at: Fraction = Fraction(3, 2)
+    targets: Mapping[str, Target]
+    warning_at: Fraction = Fraction(catalog.DEFAULT_WARNING_AT)
+    escalate_at: Fraction = Fraction(catalog.DEFAULT_ESCALATE_AT)
     escalation_roles: tuple[str, ...] = catalog.DEFAULT_ESCALATION_ROLES
     auto_close_days: int = catalog.DEFAULT_AUTO_CLOSE_DAYS
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Policy:
+    def from_json(cls, data: Mapping[str, Any]) -> Policy:
         targets = {
             severity: Target(int(t["response"]), int(t["resolve"]), str(t["calendar"]))
             for severity, t in (data.get("targets") or {}).items()
         }
         return cls(
-            targets=targets,
+            targets=MappingProxyType(targets),
             warning_at=Fraction(str(data.get("warning_at", catalog.DEFAULT_WARNING_AT))),
             escalate_at=Fraction(str(data.get("escalate_at", catalog.DEFAULT_ESCALATE_AT))),
             escalation_roles=tuple(data.get("escalation_roles", catalog.DEFAULT_ESCALATION_ROLES)),
@@ -163,8 +166,8 @@ def _reached(
     return reached, None
 
 
-def calendars(engagement_calendar: dict[str, Any], timezone: str) -> dict[str, WorkCalendar]:
-    """Both calendars of an engagement, by kind."""
+def calendars(engagement_calendar: Mapping[str, Any], timezone: str) -> dict[str, WorkCalendar]:
+    """Both calendars of an engagement, by kind (parsed once per engagement: `policy_of`)."""
     return {
         kind: calendar_for(
             kind,
@@ -179,12 +182,5 @@ def calendars(engagement_calendar: dict[str, Any], timezone: str) -> dict[str, W
     }
 
 
-def business_calendar(engagement_calendar: dict[str, Any], timezone: str) -> BusinessCalendar:
-    """An engagement's business calendar (working days and hours)."""
-    calendar = calendars(engagement_calendar, timezone)["business"]
-    assert isinstance(calendar, BusinessCalendar)
-    return calendar
-
-
-def _dates(values: Any) -> list[date]:
+def _dates(values: Iterable[date | str]) -> list[date]:
     return [date.fromisoformat(v) if isinstance(v, str) else v for v in values]

@@ -65,6 +65,12 @@ class Lifecycle:
     def can(self, state: str, event: str) -> bool:
         return (state, event) in self._table
 
+    def permits(self, event: str, who: Iterable[str]) -> bool:
+        """Whether someone with roles or party `who` may cause `event` in some state — for a
+        handler that refuses the person before it looks the record up."""
+        mine = frozenset(who)
+        return any(t.event == event and (not t.who or t.who & mine) for t in self.transitions)
+
     def step(self, state: str, event: str, who: Iterable[str] = ()) -> Step:
         """What `event` does to a record in `state` when caused by someone with roles or
         party `who` (their roles plus their party)."""

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
 
+from domain.catalog import DEFAULT_BUSINESS_HOURS
+
 _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
 # A calendar with no working day in ~3 years is misconfigured; stop instead of looping forever.
@@ -81,6 +83,10 @@ class BusinessCalendar:
             self.unknown_years.add(day.year)
             return day.weekday() < 5
         return statutory
+
+    def listed_in(self, year: int) -> int:
+        """How many of the engagement's own holidays and workdays fall in `year`."""
+        return sum(1 for day in (*self._holidays, *self._workdays) if day.year == year)
 
     def add_working_days(self, day: date, days: int) -> date:
         """`day` rolled forward to a working day, then `days` working days later."""
@@ -155,7 +161,7 @@ def calendar_for(
     kind: str,
     *,
     timezone: str,
-    business_hours: str = "09:00-18:00",
+    business_hours: str = DEFAULT_BUSINESS_HOURS,
     holidays: Iterable[date] = (),
     workdays: Iterable[date] = (),
 ) -> WorkCalendar:

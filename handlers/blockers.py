@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import notify
 from bot.commands import Arg, Command, Option, Parsed, Ref
@@ -15,23 +15,21 @@ from bot.context import Context
 from bot.durations import format_span
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
-from bot.scheduler import Job, JobContext
-from domain.sla import business_calendar
+from bot.message import Target
+from bot.scheduler import Job, Run
+from bot.sweep import BATCH, due_ids
+from bot.sweep import sweep as sweep_due
+from domain.catalog import EITHER_PARTY
+from domain.lifecycles.blockers import BLOCKER, OWNER, RECORDER, escalation_due, hears, state_of
+from domain.policy import policy_of
 from domain.workcalendar import WorkCalendar
 from handlers import limits
 from handlers.scope import find_task
 from handlers.ticket_text import when
 from handlers.tickets import person_for
 from storage.counters import next_number
-from storage.db import transaction
-from storage.models import Blocker, ChatBinding, Engagement, Person, Task
+from storage.models import Blocker, Engagement, Person, Task
 
-PARTIES = frozenset({"client", "vendor"})
-CLEARERS = frozenset({"client_coordinator", "vendor_pm"})
-DEFAULT_STEPS = (24, 72)  # working hours, when the engagement file says nothing
-# Who hears of step n (the last entry for any step beyond): 甲方审批人 + 专属客户经理, then 交付总监.
-LADDER = (frozenset({"client_approver", "customer_manager"}), frozenset({"director"}))
-BATCH = 500
 _SUMMARY_WIDTH = 30
 
 
@@ -45,15 +43,7 @@ def age_minutes(blocker: Blocker, calendar: WorkCalendar, now: datetime) -> int:
 
 def steps_of(engagement: Engagement) -> list[int]:
     """The escalation ladder in working minutes (`blocker_escalation_hours`)."""
-    return [int(h) * 60 for h in engagement.rules.get("blocker_escalation_hours", DEFAULT_STEPS)]
-
-
-def escalation_due(steps: list[int], sent: list[str], age: int) -> tuple[list[int], int | None]:
-    """Steps (1-based) reached by `age` and not yet sent, and the minutes at which the next one
-    is reached (None: nothing left). A late run sends every step it finds reached."""
-    due = [n for n, at in enumerate(steps, 1) if at <= age and f"step{n}" not in sent]
-    upcoming = [at for n, at in enumerate(steps, 1) if at > age and f"step{n}" not in sent]
-    return due, min(upcoming, default=None)
+    return list(policy_of(engagement).blocker_escalation_minutes)
 
 
 def _age_text(minutes: int, locale: str) -> str:
@@ -72,9 +62,10 @@ def _short(text: str) -> str:
 
 def find(ctx: Context, ref: Ref) -> Blocker:
     """This engagement's blocker `ref`; NotFound (never another engagement's) otherwise."""
-    blocker = ctx.session.execute(
-        select(Blocker).where(Blocker.engagement_id == ctx.eng.id, Blocker.number == ref.number)
-    ).scalar_one_or_none()
+    query = select(Blocker).where(
+        col(Blocker.engagement_id) == ctx.eng.id, col(Blocker.number) == ref.number
+    )
+    blocker: Blocker | None = ctx.session.execute(query).scalar_one_or_none()
     if blocker is None:
         raise NotFound(ctx.tr("没有阻塞 {r}。发送 /阻塞列表 查看未解除的阻塞。",
                               "There is no blocker {r}. Send /blockers to list the open ones.", r=ref))  # fmt: skip
@@ -83,13 +74,15 @@ def find(ctx: Context, ref: Ref) -> Blocker:
 
 def open_blockers(session: Session, engagement_id: int) -> list[Blocker]:
     """Blockers not cleared yet, oldest first."""
-    still_open = Blocker.cleared_at.is_(None)  # type: ignore[union-attr]
-    query = select(Blocker).where(Blocker.engagement_id == engagement_id, still_open)
-    return list(session.execute(query.order_by(Blocker.opened_at, Blocker.number)).scalars())  # type: ignore[arg-type]
+    still_open = col(Blocker.cleared_at).is_(None)
+    query = select(Blocker).where(col(Blocker.engagement_id) == engagement_id, still_open)
+    oldest_first = query.order_by(col(Blocker.opened_at), col(Blocker.number))
+    return list(session.execute(oldest_first).scalars())
 
 
 def _people(session: Session, engagement_id: int) -> dict[int, Person]:
-    rows = session.execute(select(Person).where(Person.engagement_id == engagement_id)).scalars()
+    query = select(Person).where(col(Person.engagement_id) == engagement_id)
+    rows = session.execute(query).scalars()
     return {p.id or 0: p for p in rows}
 
 
@@ -113,12 +106,12 @@ def block(ctx: Context, cmd: Parsed) -> None:
     description: str = cmd.arg("description").strip()
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, description=description)
     mention = cmd.options.get("owner")
-    owner = person_for(ctx, mention) if mention else _default_owner(ctx.session, ctx.eng.id or 0)
+    owner = person_for(ctx, mention) if mention else _default_owner(ctx.session, ctx.eng_id)
     task = _task(ctx, cmd.options.get("task"))
     assert ctx.actor is not None and ctx.inbound is not None
     steps = steps_of(ctx.eng)
     blocker = Blocker(
-        engagement_id=ctx.eng.id or 0, number=next_number(ctx.session, ctx.eng.id or 0, "B"),
+        engagement_id=ctx.eng_id, number=next_number(ctx.session, ctx.eng_id, "B"),
         description=description, owner_id=owner.id if owner else None,
         task_id=task.id if task else None, opened_by=ctx.actor.key, opened_at=ctx.now,
         next_check_at=_calendar(ctx.eng).add(ctx.now, steps[0]) if steps else None,
@@ -157,8 +150,19 @@ def _task(ctx: Context, ref: Ref | None) -> Task | None:
     return find_task(ctx, ref)
 
 
+def _who(ctx: Context, blocker: Blocker) -> frozenset[str]:
+    """Who is acting, as the life cycle names them: roles, party, `owner`, `recorder`."""
+    assert ctx.actor is not None
+    actor, extra = ctx.actor, set()
+    if actor.person is not None and actor.person.id == blocker.owner_id:
+        extra.add(OWNER)
+    if actor.key == blocker.opened_by:
+        extra.add(RECORDER)
+    return actor.who | extra
+
+
 def _calendar(engagement: Engagement) -> WorkCalendar:
-    return business_calendar(engagement.calendar, engagement.timezone)
+    return policy_of(engagement).calendar
 
 
 # -- /unblock ---------------------------------------------------------------------------------
@@ -167,14 +171,15 @@ def _calendar(engagement: Engagement) -> WorkCalendar:
 def unblock(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     blocker = find(ctx, cmd.arg("blocker"))
-    if blocker.cleared_at is not None:
-        who = _name_of(_people(ctx.session, ctx.eng.id or 0), blocker.cleared_by)
-        raise InvalidState(ctx.tr("{r} 已于 {t} 由 {n} 解除。", "{r} was cleared by {n} at {t}.",
-                                  r=blocker.ref, t=ctx.when(blocker.cleared_at), n=who))  # fmt: skip
     actor = ctx.actor
     assert actor is not None
-    mine = actor.person is not None and actor.person.id == blocker.owner_id
-    if not (mine or actor.key == blocker.opened_by or actor.roles & CLEARERS):
+    step = BLOCKER.step(state_of(blocker.cleared_at is not None), "clear", _who(ctx, blocker))
+    if step.reason == "wrong_state":
+        assert blocker.cleared_at is not None  # the one state `clear` does not fit
+        name = _name_of(_people(ctx.session, ctx.eng_id), blocker.cleared_by)
+        raise InvalidState(ctx.tr("{r} 已于 {t} 由 {n} 解除。", "{r} was cleared by {n} at {t}.",
+                                  r=blocker.ref, t=ctx.when(blocker.cleared_at), n=name))  # fmt: skip
+    if not step.allowed:
         raise PermissionDenied(ctx.tr("只有 {r} 的负责人、登记人、甲方协调人或项目经理可以解除它。",
                                       "Only {r}'s owner, whoever recorded it, a client coordinator or "
                                       "the vendor PM may clear it.", r=blocker.ref))  # fmt: skip
@@ -193,11 +198,11 @@ def unblock(ctx: Context, cmd: Parsed) -> None:
 
 
 def list_blockers(ctx: Context, cmd: Parsed) -> None:
-    blockers = open_blockers(ctx.session, ctx.eng.id or 0)
+    blockers = open_blockers(ctx.session, ctx.eng_id)
     if not blockers:
         ctx.reply(ctx.tr("未解除的阻塞：无。", "Open blockers: none."), "blockers.list")
         return
-    people, calendar = _people(ctx.session, ctx.eng.id or 0), _calendar(ctx.eng)
+    people, calendar = _people(ctx.session, ctx.eng_id), _calendar(ctx.eng)
     lines = [ctx.tr("未解除的阻塞（{n}）：", "Open blockers ({n}):", n=len(blockers))]
     for blocker in blockers:
         task = ctx.session.get(Task, blocker.task_id) if blocker.task_id else None
@@ -224,9 +229,9 @@ def time_lost_by_task(session: Session, engagement: Engagement, now: datetime) -
     """Working minutes each task (`K-n`) lost to blockers owned by the client, open or cleared."""
     rows = session.execute(
         select(Blocker, Task)
-        .join(Task, Task.id == Blocker.task_id)  # type: ignore[arg-type]
-        .join(Person, Person.id == Blocker.owner_id)  # type: ignore[arg-type]
-        .where(Blocker.engagement_id == engagement.id, Person.party == "client")
+        .join(Task, col(Task.id) == col(Blocker.task_id))
+        .join(Person, col(Person.id) == col(Blocker.owner_id))
+        .where(col(Blocker.engagement_id) == engagement.id, col(Person.party) == "client")
     ).all()
     calendar = _calendar(engagement)
     lost: dict[str, int] = {}
@@ -238,88 +243,62 @@ def time_lost_by_task(session: Session, engagement: Engagement, now: datetime) -
 # -- the escalation job -----------------------------------------------------------------------
 
 
-def escalate(job: JobContext) -> None:
-    """Escalate what is due; each batch in its own transaction, until nothing is due."""
-    while _escalate_batch(job) == BATCH:
-        pass
+def escalate(run: Run) -> None:
+    """Escalate every blocker whose `next_check_at` has come, each in a transaction of its own."""
+    sweep_due(run, Blocker, col(Blocker.next_check_at), _check)
 
 
-def due_blockers(session: Session, now: datetime, limit: int = BATCH) -> list[Blocker]:
-    """The one indexed query of the job (ix_blocker_next_check_at)."""
-    query = (
-        select(Blocker)
-        .where(Blocker.next_check_at <= now)  # type: ignore[operator]
-        .order_by(Blocker.next_check_at)  # type: ignore[arg-type]
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.execute(query).scalars())
+def due_blockers(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
+    """Ids of the blockers due at `now`: the one indexed query of the job
+    (ix_blocker_next_check_at)."""
+    return [i for _, i in due_ids(session, Blocker, col(Blocker.next_check_at), now, limit=limit)]
 
 
-def _escalate_batch(job: JobContext) -> int:
-    with transaction(job.engine) as session:
-        blockers = due_blockers(session, job.now)
-        engagements: dict[int, Engagement] = {}
-        for blocker in blockers:
-            if blocker.engagement_id not in engagements:
-                engagement = session.get(Engagement, blocker.engagement_id)
-                assert engagement is not None
-                engagements[blocker.engagement_id] = engagement
-            _check(session, engagements[blocker.engagement_id], blocker, job.now)
-        return len(blockers)
-
-
-def _check(session: Session, engagement: Engagement, blocker: Blocker, now: datetime) -> None:
-    if blocker.cleared_at is not None:
-        blocker.next_check_at = None
-        session.add(blocker)
+def _check(ctx: Context, blocker: Blocker) -> None:
+    state = state_of(blocker.cleared_at is not None)
+    if not BLOCKER.step(state, "escalate", ctx.actor.who if ctx.actor else ()).allowed:
+        blocker.next_check_at = None  # cleared: it never escalates
+        ctx.session.add(blocker)
         return
-    calendar = _calendar(engagement)
-    age = age_minutes(blocker, calendar, now)
-    due, upcoming = escalation_due(steps_of(engagement), blocker.escalations, age)
+    calendar = _calendar(ctx.eng)
+    age = age_minutes(blocker, calendar, ctx.now)
+    due, upcoming = escalation_due(steps_of(ctx.eng), blocker.escalations, age)
     for step in due:
-        _send(session, engagement, blocker, step, age, now)
+        _send(ctx, blocker, step, age)
     blocker.escalations = [*blocker.escalations, *(f"step{n}" for n in due)]
     blocker.next_check_at = None if upcoming is None else calendar.add(blocker.opened_at, upcoming)
-    session.add(blocker)
+    ctx.session.add(blocker)
 
 
-def _send(session: Session, engagement: Engagement, blocker: Blocker, step: int, age: int,
-          now: datetime) -> None:  # fmt: skip
-    locale, engagement_id = engagement.locale, engagement.id or 0
-    people = _people(session, engagement_id)
+def _send(ctx: Context, blocker: Blocker, step: int, age: int) -> None:
+    people = _people(ctx.session, ctx.eng_id)
     owner = people[blocker.owner_id].name if blocker.owner_id in people else "—"
-    message = tr(locale, "🚨 阻塞升级（第 {s} 级）：{r} {d}｜负责人 {o}，{w} 登记，已持续 {a}（工作时间）未解除",
-                 "🚨 Blocker escalation (step {s}): {r} {d} | owner {o}, recorded {w}, open for {a} "
-                 "of working time", s=step, r=blocker.ref, d=blocker.description, o=owner,
-                 w=when(blocker.opened_at, engagement.timezone), a=format_span(age, locale))  # fmt: skip
-    key = f"blocker:{engagement.code}:{blocker.ref}:step{step}"
-    roles = LADDER[min(step, len(LADDER)) - 1]
-    for person in notify.people_with_roles(session, engagement_id, set(roles)):
-        notify.to_person(session, engagement, person, now=now, kind="blocker.escalated",
-                         ref=blocker.ref, text=f"{engagement.code} {message}", dedupe_key=key)  # fmt: skip
-    if blocker.chat_id:
-        chat = ChatBinding(
-            engagement_id=engagement_id, channel=blocker.channel, chat_id=blocker.chat_id
-        )
-        notify.to_chat(session, chat, now=now, kind="blocker.escalated", ref=blocker.ref,
-                       text=message, dedupe_key=key)  # fmt: skip
+    message = ctx.tr("🚨 阻塞升级（第 {s} 级）：{r} {d}｜负责人 {o}，{w} 登记，已持续 {a}（工作时间）未解除",
+                     "🚨 Blocker escalation (step {s}): {r} {d} | owner {o}, recorded {w}, open for {a} "
+                     "of working time", s=step, r=blocker.ref, d=blocker.description, o=owner,
+                     w=when(blocker.opened_at, ctx.eng.timezone), a=format_span(age, ctx.locale))  # fmt: skip
+    key = f"blocker:{ctx.eng.code}:{blocker.ref}:step{step}"
+    ctx.notify_roles(set(hears(step)), f"{ctx.eng.code} {message}", "blocker.escalated",
+                     blocker.ref, key)  # fmt: skip
+    target = Target.of(blocker)
+    if target is not None:
+        ctx.post(target, message, "blocker.escalated", blocker.ref, key)
 
 
 _BLOCKER = Arg("blocker", "ref", ("阻塞号", "BLOCKER"), prefixes=("B",))
 
 COMMANDS = [
     Command("block", ("阻塞",), ("登记阻塞问题，超时未解除会升级", "record a blocker; escalated while it stays open"),
-            block, roles=PARTIES, args=(Arg("description", "text", ("\"描述\"", "\"DESCRIPTION\"")),),
+            block, roles=EITHER_PARTY, args=(Arg("description", "text", ("\"描述\"", "\"DESCRIPTION\"")),),
             options=(Option("owner", "person", ("@负责人", "@OWNER"), aliases=("负责人",)),
                      Option("task", "ref", ("K-n", "K-n"), aliases=("任务",))),
             example='/阻塞 "环境访问延迟：VPN 未开通" task=K-1',
             example_en='/block "environment access: no VPN account yet" task=K-1'),
-    Command("unblock", ("解除",), ("解除阻塞并说明", "clear a blocker, saying how"), unblock, roles=PARTIES,
+    Command("unblock", ("解除",), ("解除阻塞并说明", "clear a blocker, saying how"), unblock, roles=EITHER_PARTY,
             args=(_BLOCKER, Arg("note", "text", ("说明", "NOTE"))),
             example="/解除 B-1 VPN 账号已开通", example_en="/unblock B-1 VPN account issued"),
     Command("blockers", ("阻塞列表",), ("未解除的阻塞及已持续的工作时间", "open blockers and how long they have been open"),
-            list_blockers, roles=PARTIES, example="/阻塞列表", example_en="/blockers"),
+            list_blockers, roles=EITHER_PARTY, example="/阻塞列表", example_en="/blockers"),
 ]  # fmt: skip
 
 JOBS = [

@@ -4,26 +4,25 @@ and the 80% / 100% alerts. Quantities are integer minutes; rates are exact fract
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from fractions import Fraction
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import notify
+from bot.context import Context
 from bot.durations import format_person_days
 from bot.i18n import tr
 from domain.catalog import LEVELS
+from domain.lifecycles.change_requests import EFFECTIVE
+from domain.policy import policy_of
 from domain.workcalendar import BusinessCalendar
-from storage.models import Engagement, WorkLog
+from storage.models import ChangeRequest, Engagement, WorkLog
 
 BURN_WINDOW_DAYS = 10
 TOTAL = "total"
-# What adds to the SOW's budget (effective change requests register here): (session,
-# engagement) -> extra minutes by level.
-CONTRACT_EXTRAS: list[Callable[[Session, Engagement], dict[str, int]]] = []
 
 
 @dataclass(frozen=True)
@@ -44,27 +43,41 @@ class Position:
 
 
 def contracted(session: Session, engagement: Engagement) -> dict[str, int]:
-    """The SOW's minutes by level plus everything registered in `CONTRACT_EXTRAS`."""
-    total = {level: int(engagement.budget.get(level, 0)) for level in LEVELS}
-    for extra in CONTRACT_EXTRAS:
-        for level, minutes in extra(session, engagement).items():
-            total[level] = total.get(level, 0) + minutes
+    """The SOW's minutes by level plus what effective change requests added."""
+    sow = policy_of(engagement).budgets.contracted
+    total = {level: sow.get(level, 0) for level in LEVELS}
+    for level, minutes in change_requests_added(session, engagement).items():
+        total[level] = total.get(level, 0) + minutes
     return total
+
+
+def change_requests_added(session: Session, engagement: Engagement) -> dict[str, int]:
+    """What effective change requests add to the budget, by level."""
+    extra: dict[str, int] = {}
+    crs = session.execute(
+        select(ChangeRequest).where(
+            col(ChangeRequest.engagement_id) == engagement.id,
+            col(ChangeRequest.status) == EFFECTIVE,
+        )
+    ).scalars()
+    for cr in crs:
+        for level, minutes in cr.estimate.items():
+            extra[level] = extra.get(level, 0) + int(minutes)
+    return extra
 
 
 def used(
     session: Session, engagement_id: int, since: date | None = None, until: date | None = None
 ) -> dict[str, int]:
     """Minutes logged by level (voided entries excluded), optionally between two dates."""
-    query = select(WorkLog.level, func.sum(WorkLog.minutes)).where(
-        WorkLog.engagement_id == engagement_id,
-        WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
+    query = select(col(WorkLog.level), func.sum(col(WorkLog.minutes))).where(
+        col(WorkLog.engagement_id) == engagement_id, col(WorkLog.voided_at).is_(None)
     )
     if since is not None:
-        query = query.where(WorkLog.work_date >= since)  # type: ignore[operator]
+        query = query.where(col(WorkLog.work_date) >= since)
     if until is not None:
-        query = query.where(WorkLog.work_date <= until)  # type: ignore[operator]
-    rows = session.execute(query.group_by(WorkLog.level)).all()  # type: ignore[arg-type]
+        query = query.where(col(WorkLog.work_date) <= until)
+    rows = session.execute(query.group_by(col(WorkLog.level))).all()
     return {str(level): int(minutes or 0) for level, minutes in rows}
 
 
@@ -107,10 +120,11 @@ def burn(session: Session, engagement: Engagement, business: BusinessCalendar, t
     return Burn(per_day, business.add_working_days(today, math.ceil(Fraction(left) / per_day)))
 
 
-def alert_crossings(session: Session, engagement: Engagement, now: datetime, locale: str) -> None:
+def alert_crossings(ctx: Context) -> None:
     """Tell the PM and the customer manager, once per level and share, when use reaches a share
     of a budget (default 80% and 100%) — of each level and of the total."""
-    shares = [Fraction(str(s)) for s in (engagement.rules or {}).get("budget_alerts", ["0.8", "1"])]
+    session, engagement, locale = ctx.session, ctx.eng, ctx.locale
+    shares = policy_of(engagement).budgets.alerts
     people = notify.people_with_roles(
         session, engagement.id or 0, {"vendor_pm", "customer_manager"}
     )
@@ -123,8 +137,7 @@ def alert_crossings(session: Session, engagement: Engagement, now: datetime, loc
             text = _alert_text(engagement, position, share, locale)
             key = f"budget:{engagement.code}:{position.level}:{share}"
             for person in people:
-                notify.to_person(session, engagement, person, now=now, kind="budget.alert",
-                                 ref=position.level, text=text, dedupe_key=key)  # fmt: skip
+                ctx.notify(person, text, "budget.alert", position.level, key)
 
 
 def level_name(level: str, locale: str) -> str:

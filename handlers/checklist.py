@@ -14,7 +14,7 @@ from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, PermissionDenied
 from bot.lexer import normalise
-from domain.catalog import PARTIES
+from domain.catalog import EITHER_PARTY, PARTIES
 from handlers import limits
 from storage.db import insert_ignore
 from storage.models import ChecklistItem, Person
@@ -65,7 +65,7 @@ def progress(session: Session, engagement_id: int) -> tuple[int, int]:
 
 
 def show_checklist(ctx: Context, cmd: Parsed) -> None:
-    rows = items(ctx.session, ctx.eng.id or 0)
+    rows = items(ctx.session, ctx.eng_id)
     done = sum(1 for row in rows if row.done_at)
     lines = [ctx.tr("服务启动清单（{d}/{t} 完成）", "Onboarding checklist ({d}/{t} done)",
                     d=done, t=len(rows))]  # fmt: skip
@@ -92,7 +92,7 @@ def _item_line(ctx: Context, row: ChecklistItem) -> str:
 
 def mark_done(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
-    rows = items(ctx.session, ctx.eng.id or 0)
+    rows = items(ctx.session, ctx.eng_id)
     row = _find(ctx, rows, cmd.arg("item"))
     item = _BY_KEY[row.key]
     if ctx.actor is None or ctx.actor.party != item.party:
@@ -145,7 +145,7 @@ COMMANDS = [
         aliases=("清单",),
         summary=("服务启动清单及完成情况", "the onboarding checklist and what is done"),
         handler=show_checklist,
-        roles=frozenset({"client", "vendor"}),
+        roles=EITHER_PARTY,
         example="/清单",
         example_en="/checklist",
     ),
@@ -158,7 +158,7 @@ COMMANDS = [
             Arg("item", "word", ("编号或名称", "ITEM")),
             Arg("note", "text", ("备注", "NOTE"), required=False),
         ),
-        roles=frozenset({"client", "vendor"}),
+        roles=EITHER_PARTY,
         example="/完成 2 VPN 账号已发给厂商",
         example_en="/done 2 VPN accounts sent to the vendor",
     ),

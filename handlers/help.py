@@ -64,7 +64,11 @@ def _describe(ctx: Context, command: Command) -> str:
     example = command.example_for(locale)
     if example:
         lines.append(tr(locale, "例如：{e}", "Example: {e}", e=example))
-    who = roles_text(command, locale, ctx.vocabulary) if command.roles else tr(locale, "所有人", "anyone")
+    who = (
+        roles_text(command, locale, ctx.vocabulary)
+        if command.roles
+        else tr(locale, "所有人", "anyone")
+    )
     lines.append(tr(locale, "谁可以用：{w}", "Who may use it: {w}", w=who))
     return "\n".join(lines)
 

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from bot.durations import format_person_days
 from bot.errors import InvalidState, UsageError, UserError
 from bot.i18n import tr
+from domain.policy import policy_of
 from storage.models import Engagement
 
 # -- work logs --------------------------------------------------------------------------------
 
-# Overtime one entry may carry above the engagement's daily cap: a long evening (8 h + 4 h
-# is a 12-hour day). More in one go is a typo or several days written as one; those go in as
-# separate entries, each on its own date. An engagement may set `overtime_ceiling` (minutes)
-# in its rules.
-OVERTIME_CEILING_MINUTES = 4 * 60
+# The overtime one entry may carry above the daily cap is the engagement's `overtime_ceiling`
+# (4 h unless it says otherwise: `domain.policy`). More in one go is a typo or several days
+# written as one; those go in as separate entries, each on its own date.
 # A person's logged minutes on one date, overtime included, can never pass the day itself.
 DAY_MINUTES = 24 * 60
 
@@ -85,18 +83,13 @@ def _pd(minutes: int, engagement: Engagement) -> str:
     return format_person_days(minutes, engagement.hours_per_day)
 
 
-def _rule(engagement: Engagement, key: str, default: int) -> int:
-    value: Any = (engagement.rules or {}).get(key, default)
-    return int(value)
-
-
 # -- work logs --------------------------------------------------------------------------------
 
 
 def entry_ceiling(engagement: Engagement) -> int:
     """The most one log entry (or one adjustment, either way) may hold, in minutes: the daily
     cap plus the overtime ceiling, never more than a whole day."""
-    overtime = _rule(engagement, "overtime_ceiling", OVERTIME_CEILING_MINUTES)
+    overtime = policy_of(engagement).worklog.overtime_ceiling_minutes
     return min(engagement.daily_cap_minutes + overtime, DAY_MINUTES)
 
 
@@ -143,7 +136,7 @@ def check_task_estimate(minutes: int, contract_minutes: int, engagement: Engagem
 
 def cr_level_ceiling(level: str, engagement: Engagement) -> int:
     """The most a change request may add to `level`, in minutes."""
-    sow = {key: int(value) for key, value in (engagement.budget or {}).items()}
+    sow = policy_of(engagement).budgets.contracted
     basis = sow.get(level, 0) or sum(sow.values())
     if basis:
         return CR_CONTRACT_FACTOR * basis

@@ -1,37 +1,44 @@
-"""/period (/结算): the two-party monthly close. The vendor PM closes a month, the client
-approver confirms it; then the month is locked and its statement's hash is audited. Before
-the other side has signed, either side can reopen it."""
+"""/period (/结算): the two-party monthly close. The vendor PM closes a month (the vendor's
+signature), the client approver confirms it (the client's); then the month is locked and its
+statement's hash is audited. Before the client has signed, either side can reopen it, which
+voids the PM's signature. The states and who may move them: `domain.lifecycles.periods`."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
-from bot.durations import format_person_days
 from bot.errors import InvalidState, PermissionDenied, UsageError
-from handlers import limits, statement
+from domain import signoff
+from domain.lifecycles import periods as life
+from handlers import limits, signatures, statement
+from handlers import period_text as text
 from storage.models import Period, Person
 
 VIEWERS = frozenset({"vendor", "client_approver"})
-SIGNERS = frozenset({"vendor_pm", "client_approver"})
 
 
 def find(session: Session, engagement_id: int, month: str) -> Period | None:
     return session.execute(
-        select(Period).where(Period.engagement_id == engagement_id, Period.month == month)
+        select(Period).where(col(Period.engagement_id) == engagement_id, col(Period.month) == month)
     ).scalar_one_or_none()
 
 
+def _status(period: Period | None) -> str:
+    return period.status if period is not None else life.OPEN
+
+
 def is_closed(session: Session, engagement_id: int, day: date) -> bool:
-    """True when `day`'s month is closed by the PM (awaiting confirmation) or locked."""
+    """True when `day`'s month is closed by the PM (awaiting confirmation) or locked: it takes
+    no work logs, undos or adjustments."""
     period = find(session, engagement_id, f"{day:%Y-%m}")
-    return period is not None and period.closed_at is not None
+    return not life.PERIOD.can(_status(period), life.LOG_WORK)
 
 
 def _month(ctx: Context, cmd: Parsed, default_previous: bool = False) -> str:
@@ -58,35 +65,23 @@ def _month(ctx: Context, cmd: Parsed, default_previous: bool = False) -> str:
 
 def _summary(ctx: Context, month: str) -> tuple[statement.Statement, str]:
     built = statement.build(ctx.session, ctx.eng, month)
-    days = format_person_days(built.total_minutes, ctx.eng.hours_per_day)
-    people = len({row.person_key for row in built.rows})
-    return built, ctx.tr("{m} 合计 {d} 人天（{p} 人，{e} 条记录）", "{m}: {d} person-days ({p} people, {e} entries)",
-                         m=month, d=days, p=people, e=len(built.entries))  # fmt: skip
+    return built, text.summary(built, ctx.locale)
+
+
+def _state(ctx: Context, month: str, period: Period | None) -> str:
+    signed = signatures.by_party(ctx.session, ctx.eng_id, month)
+    closed, confirmed = (
+        (row, ctx.session.get(Person, row.person_id)) if row else None
+        for row in (signed.get("vendor"), signed.get("client"))
+    )
+    return text.state(_status(period), closed, confirmed, ctx.locale, ctx.when)
 
 
 def show(ctx: Context, cmd: Parsed) -> None:
     month = _month(ctx, cmd, default_previous=True)
     _, summary = _summary(ctx, month)
-    period = find(ctx.session, ctx.eng.id or 0, month)
-    ctx.reply(f"{summary}\n{_state(ctx, period)}", "period.status", month)
-
-
-def _state(ctx: Context, period: Period | None) -> str:
-    if period is None or period.closed_at is None:
-        return ctx.tr(
-            "状态：未结算（项目经理 /结算 关闭 月份）",
-            "State: open (the PM closes it with /period close MONTH)",
-        )
-    closer = ctx.session.get(Person, period.closed_by_id)
-    if period.confirmed_at is None:
-        return ctx.tr("状态：{n} 已于 {t} 关闭，待甲方确认（/结算 确认 月份）",
-                      "State: closed by {n} at {t}, awaiting the client's confirmation (/period confirm MONTH)",
-                      n=closer.name if closer else "?", t=ctx.when(period.closed_at))  # fmt: skip
-    confirmer = ctx.session.get(Person, period.confirmed_by_id)
-    return ctx.tr("状态：已锁定 — {a} {t1} 关闭，{b} {t2} 确认",
-                  "State: locked — closed by {a} at {t1}, confirmed by {b} at {t2}",
-                  a=closer.name if closer else "?", t1=ctx.when(period.closed_at),
-                  b=confirmer.name if confirmer else "?", t2=ctx.when(period.confirmed_at))  # fmt: skip
+    period = find(ctx.session, ctx.eng_id, month)
+    ctx.reply(f"{summary}\n{_state(ctx, month, period)}", "period.status", month)
 
 
 def close(ctx: Context, cmd: Parsed) -> None:
@@ -95,13 +90,13 @@ def close(ctx: Context, cmd: Parsed) -> None:
     if clock.local(ctx.now, ctx.eng.timezone).date() <= last:
         raise InvalidState(ctx.tr("{m} 还没结束（到 {d}），结束后才能结算。", "{m} has not ended yet (it runs to {d}).",
                                   m=month, d=last))  # fmt: skip
-    period = find(ctx.session, ctx.eng.id or 0, month) or Period(
-        engagement_id=ctx.eng.id or 0, month=month
-    )
-    if period.closed_at is not None:
-        raise InvalidState(_state(ctx, period))
+    period = find(ctx.session, ctx.eng_id, month) or Period(engagement_id=ctx.eng_id, month=month)
+    step = life.PERIOD.step(_status(period), life.CLOSE, signatures.who(ctx))
+    if step.target is None:
+        raise InvalidState(_state(ctx, month, period))
     built, summary = _summary(ctx, month)
-    period.closed_by_id, period.closed_at = ctx.person.id, ctx.now
+    signatures.sign(ctx, month, signoff.BOTH_PARTIES, built.content_hash, month)
+    period.status = step.target
     ctx.session.add(period)
     ctx.audit("period.closed", month, hash=built.content_hash, minutes=built.total_minutes)
     ctx.reply(ctx.tr("📒 {s}\n已关闭，待甲方审批人确认：/结算 确认 {m}", "📒 {s}\nClosed; the client approver confirms with /period confirm {m}",
@@ -114,8 +109,10 @@ def close(ctx: Context, cmd: Parsed) -> None:
 
 def confirm(ctx: Context, cmd: Parsed) -> None:
     month = _month(ctx, cmd)
-    period = find(ctx.session, ctx.eng.id or 0, month)
-    if period is None or period.closed_at is None:
+    period = find(ctx.session, ctx.eng_id, month)
+    status = _status(period)
+    step = life.PERIOD.step(status, life.CONFIRM, signatures.who(ctx))
+    if period is None or status == life.OPEN:
         raise InvalidState(
             ctx.tr(
                 "{m} 还没有由项目经理关闭，不能确认。",
@@ -123,35 +120,42 @@ def confirm(ctx: Context, cmd: Parsed) -> None:
                 m=month,
             )
         )
-    if period.confirmed_at is not None:
-        raise InvalidState(_state(ctx, period))
+    if step.target is None:
+        raise InvalidState(_state(ctx, month, period))
     built, summary = _summary(ctx, month)
-    period.confirmed_by_id, period.confirmed_at = ctx.person.id, ctx.now
-    period.content_hash = built.content_hash
+    decision = signatures.ask(ctx, month, signoff.BOTH_PARTIES, built.content_hash, month)
+    if not decision.complete:  # the PM's signature is on another statement: it must be redone
+        raise InvalidState(ctx.tr("{m} 的结算单在关闭后有变化：请重开（/结算 重开 {m}）后由项目经理重新关闭。",
+                                  "{m}'s statement changed after it was closed: reopen it (/period reopen {m}) "
+                                  "and let the PM close it again.", m=month))  # fmt: skip
+    signatures.record(ctx, month, decision)
+    period.status, period.content_hash = step.target, built.content_hash
     ctx.session.add(period)
     ctx.audit("period.locked", month, hash=built.content_hash, minutes=built.total_minutes)
-    text = ctx.tr("🔏 {s}\n双方已签署，{m} 已锁定。内容摘要 {h}", "🔏 {s}\nSigned by both parties; {m} is locked. Content hash {h}",
-                  s=summary, m=month, h=built.content_hash[:16])  # fmt: skip
-    ctx.reply(text, "period.confirmed", month)
+    reply = ctx.tr("🔏 {s}\n双方已签署，{m} 已锁定。内容摘要 {h}", "🔏 {s}\nSigned by both parties; {m} is locked. Content hash {h}",
+                   s=summary, m=month, h=built.content_hash[:16])  # fmt: skip
+    ctx.reply(reply, "period.confirmed", month)
     ctx.notify_roles(
-        {"vendor_pm", "customer_manager"}, f"{ctx.eng.code} {text}", "period.confirmed", month
+        {"vendor_pm", "customer_manager"}, f"{ctx.eng.code} {reply}", "period.confirmed", month
     )
 
 
 def reopen(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     month = _month(ctx, cmd)
-    period = find(ctx.session, ctx.eng.id or 0, month)
-    if period is None or period.closed_at is None:
+    period = find(ctx.session, ctx.eng_id, month)
+    status = _status(period)
+    if period is None or status == life.OPEN:
         raise InvalidState(
             ctx.tr("{m} 没有关闭，无需重开。", "{m} is not closed; nothing to reopen.", m=month)
         )
-    if period.confirmed_at is not None:
+    if not life.PERIOD.can(status, life.REOPEN):
         raise InvalidState(ctx.tr("{m} 已由双方签署锁定，不能重开；更正请用调整记录（/报工 调整）。",
                                   "{m} is signed by both parties and locked; corrections are adjustments "
                                   "(/log adjust).", m=month))  # fmt: skip
     assert ctx.actor is not None
-    if not SIGNERS.intersection(ctx.actor.roles):
+    step = life.PERIOD.step(status, life.REOPEN, signatures.who(ctx))
+    if step.target is None:
         raise PermissionDenied(
             ctx.tr(
                 "只有项目经理或甲方审批人可以重开。",
@@ -159,7 +163,8 @@ def reopen(ctx: Context, cmd: Parsed) -> None:
             )
         )
     reason = cmd.arg("reason") or ""
-    period.closed_by_id = period.closed_at = None
+    signatures.void(ctx, month)  # the PM's close no longer holds
+    period.status = step.target
     ctx.session.add(period)
     ctx.audit("period.reopened", month, reason=reason)
     ctx.reply(ctx.tr("↩️ {m} 已重开{r}，可继续补报和调整。", "↩️ {m} reopened{r}; work can be logged and corrected again.",
@@ -178,7 +183,7 @@ COMMANDS = [
             args=(_MONTH,), roles=frozenset({"client_approver"}), example="/结算 确认 2026-11",
             example_en="/period confirm 2026-11", needs=SIGNING),
     Command("period reopen", ("结算 重开",), ("对方签署前重开月度结算", "reopen a month before the other side signs"), reopen,
-            args=(_MONTH, Arg("reason", "text", ("原因", "REASON"), required=False)), roles=SIGNERS,
+            args=(_MONTH, Arg("reason", "text", ("原因", "REASON"), required=False)), roles=signoff.SIGNERS,
             example="/结算 重开 2026-11 漏报两天", example_en="/period reopen 2026-11 two days missing", needs=SIGNING),
     Command("period", ("结算",), ("月度结算状态", "a month's close and its totals"), show,
             args=(Arg("month", "word", ("月份", "YYYY-MM"), required=False),), roles=VIEWERS,

@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import col
 
-from bot import clock, notify
+from bot import clock
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import InvalidState, PermissionDenied
 from bot.i18n import tr
-from bot.scheduler import Job, JobContext
+from bot.scheduler import Job, Run
+from domain.lifecycles.tasks import DELAY, TASK
 from handlers import limits
 from handlers.scope import check_plan_date, find_task
-from storage.db import transaction
-from storage.models import Engagement, PlanChange, Task
+from storage.models import PlanChange, Task
 
 
 def delay(ctx: Context, cmd: Parsed) -> None:
@@ -27,7 +27,7 @@ def delay(ctx: Context, cmd: Parsed) -> None:
     if "vendor_pm" not in ctx.actor.roles and task.assignee_id not in (None, ctx.person.id):
         raise PermissionDenied(ctx.tr("只有项目经理或 {r} 的负责工程师可以发延期通知。",
                                       "Only the PM or {r}'s engineer may give delay notice.", r=task.ref))  # fmt: skip
-    if task.status == "done":
+    if not TASK.can(task.status, DELAY):
         raise InvalidState(ctx.tr("{r} 已完成。", "{r} is already done.", r=task.ref))
     new_date: date = cmd.arg("date")
     check_plan_date(ctx, new_date)
@@ -43,7 +43,7 @@ def delay(ctx: Context, cmd: Parsed) -> None:
     task.plan_date, task.overdue_warned_for = new_date, None
     ctx.session.add(task)
     ctx.session.add(PlanChange(task_id=task.id or 0, version=task.plan_version, old_date=old, new_date=new_date,
-                               reason=reason, person_id=ctx.person.id or 0, at=ctx.now))  # fmt: skip
+                               reason=reason, person_id=ctx.person_id, at=ctx.now))  # fmt: skip
     ctx.audit(
         "plan.delay",
         task.ref,
@@ -61,30 +61,32 @@ def delay(ctx: Context, cmd: Parsed) -> None:
     )
 
 
-def overdue(job: JobContext) -> None:
+def overdue(run: Run) -> None:
     """Tell the PM, once per task and plan date, about tasks past their plan with no notice."""
-    with transaction(job.engine) as session:
-        for engagement in session.execute(select(Engagement)).scalars():
-            today = clock.local(job.now, engagement.timezone).date()
-            late = session.execute(
-                select(Task).where(Task.engagement_id == engagement.id, Task.status == "open",
-                                   Task.plan_date < today)  # type: ignore[operator]
-            ).scalars()  # fmt: skip
-            for task in late:
-                if task.overdue_warned_for == task.plan_date:
-                    continue
-                _warn_overdue(session, engagement, task, job)
+    run.each_engagement(_overdue_in)
 
 
-def _warn_overdue(session: Session, engagement: Engagement, task: Task, job: JobContext) -> None:
+def _overdue_in(ctx: Context) -> None:
+    today = clock.local(ctx.now, ctx.eng.timezone).date()
+    late = ctx.session.execute(
+        select(Task).where(col(Task.engagement_id) == ctx.eng.id, col(Task.status) == "open",
+                           col(Task.plan_date) < today)
+    ).scalars()  # fmt: skip
+    for task in late:
+        if task.overdue_warned_for == task.plan_date:
+            continue
+        _warn_overdue(ctx, task)
+
+
+def _warn_overdue(ctx: Context, task: Task) -> None:
+    engagement = ctx.eng
     text = tr(engagement.locale, "⏳ {c} {r} {t} 已过计划日期 {d}，且没有延期通知。请 /延期 {r} 新日期 原因，或 /任务 完成 {r}。",
               "⏳ {c}: {r} {t} is past its plan date {d} with no delay notice. /delay {r} DATE REASON, or "
               "/task done {r}.", c=engagement.code, r=task.ref, t=task.title, d=task.plan_date)  # fmt: skip
-    for person in notify.people_with_roles(session, engagement.id or 0, {"vendor_pm"}):
-        notify.to_person(session, engagement, person, now=job.now, kind="plan.overdue", ref=task.ref, text=text,
-                         dedupe_key=f"plan:{engagement.code}:{task.ref}:{task.plan_date}")  # fmt: skip
+    ctx.notify_roles({"vendor_pm"}, text, "plan.overdue", task.ref,
+                     f"plan:{engagement.code}:{task.ref}:{task.plan_date}")  # fmt: skip
     task.overdue_warned_for = task.plan_date
-    session.add(task)
+    ctx.session.add(task)
 
 
 _TASK = Arg("task", "ref", ("K-n", "K-n"), prefixes=("K",))

@@ -13,19 +13,20 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock, notify
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context, anchor_line
 from bot.errors import InvalidState, UsageError
 from bot.i18n import tr
-from bot.scheduler import Job, JobContext
-from domain import sla
+from bot.message import Target
+from bot.scheduler import Job, Run
+from domain.catalog import EITHER_PARTY
+from domain.policy import policy_of
 from domain.workcalendar import BusinessCalendar
-from handlers import limits, progress, progress_text
+from handlers import limits, progress, progress_text, progress_weekly
 from storage import audit, outbox
-from storage.db import transaction
 from storage.models import ChatBinding, Engagement, OutboxMessage
 
 LATE_AFTER = timedelta(minutes=30)
@@ -57,53 +58,53 @@ def last_working_day_of_week(calendar: BusinessCalendar, day: date) -> bool:
     return calendar.is_working_day(day)
 
 
-def _rule_time(engagement: Engagement, key: str, default: str) -> time:
-    return time.fromisoformat((engagement.rules or {}).get(key) or default)
-
-
 def _posted(session: Session, key: str) -> bool:
     return (
-        session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+        session.execute(
+            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == key)
+        ).first()
         is not None
     )
 
 
-def _chat_slots(
-    session: Session, job: JobContext
-) -> list[tuple[Engagement, ChatBinding, BusinessCalendar, datetime, time]]:
-    slots = []
-    for engagement in session.execute(select(Engagement)).scalars():
-        calendar = sla.business_calendar(engagement.calendar, engagement.timezone)
-        now_local = clock.local(job.now, engagement.timezone)
-        default = _rule_time(engagement, "sync_time", "17:30")
-        bindings = session.execute(
-            select(ChatBinding).where(
-                ChatBinding.engagement_id == engagement.id, ChatBinding.sync_enabled
-            )
-        ).scalars()
-        for binding in bindings:
-            at = time.fromisoformat(binding.sync_time) if binding.sync_time else default
-            slots.append((engagement, binding, calendar, now_local, at))
+def _chat_slots(ctx: Context) -> list[tuple[ChatBinding, BusinessCalendar, datetime, time]]:
+    """The engagement's chats with a daily sync, each with the calendar, the local time now and
+    the chat's sync time."""
+    engagement, slots = ctx.eng, []
+    policy = policy_of(engagement)
+    calendar, default = policy.calendar, policy.sync_times.daily
+    now_local = clock.local(ctx.now, engagement.timezone)
+    bindings = ctx.session.execute(
+        select(ChatBinding).where(
+            col(ChatBinding.engagement_id) == engagement.id, col(ChatBinding.sync_enabled)
+        )
+    ).scalars()
+    for binding in bindings:
+        at = time.fromisoformat(binding.sync_time) if binding.sync_time else default
+        slots.append((binding, calendar, now_local, at))
     return slots
 
 
-def post_syncs(job: JobContext) -> None:
-    with transaction(job.engine) as session:
-        for engagement, binding, calendar, now_local, at in _chat_slots(session, job):
-            day = due_day(calendar, now_local, at)
-            bound_on = clock.local(binding.bound_at, engagement.timezone).date()
-            if not engagement.start_date <= day <= engagement.end_date or day < bound_on:
-                continue
-            base = f"progress:{engagement.code}:{day}"
-            if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
-                continue
-            sync = progress.daily(session, engagement, day, job.now)
-            late = is_late(day, at, now_local)
-            if late:
-                sync = replace(sync, late=True)
-            text = progress_text.daily_text(sync, engagement.locale) + _anchor(session, engagement)
-            notify.to_chat(session, binding, now=job.now, kind="progress.sync", ref=str(day),
-                           text=text, dedupe_key=base)  # fmt: skip
+def post_syncs(run: Run) -> None:
+    run.each_engagement(_post_syncs)
+
+
+def _post_syncs(ctx: Context) -> None:
+    session, engagement = ctx.session, ctx.eng
+    for binding, calendar, now_local, at in _chat_slots(ctx):
+        day = due_day(calendar, now_local, at)
+        bound_on = clock.local(binding.bound_at, engagement.timezone).date()
+        if not engagement.start_date <= day <= engagement.end_date or day < bound_on:
+            continue
+        base = f"progress:{engagement.code}:{day}"
+        if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
+            continue
+        sync = progress.daily(session, engagement, day, ctx.now)
+        late = is_late(day, at, now_local)
+        if late:
+            sync = replace(sync, late=True)
+        text = progress_text.daily_text(sync, engagement.locale) + _anchor(session, engagement)
+        ctx.post(Target(binding.channel, binding.chat_id), text, "progress.sync", str(day), base)
 
 
 def _anchor(session: Session, engagement: Engagement) -> str:
@@ -113,48 +114,53 @@ def _anchor(session: Session, engagement: Engagement) -> str:
     return "" if entry is None else "\n" + anchor_line(audit.Anchor.of(entry), engagement.locale)
 
 
-def post_weekly(job: JobContext) -> None:
-    with transaction(job.engine) as session:
-        for engagement, binding, calendar, now_local, at in _chat_slots(session, job):
-            day = due_day(calendar, now_local, at)
-            if (
-                not last_working_day_of_week(calendar, day)
-                or not engagement.start_date <= day <= engagement.end_date
-            ):
-                continue
-            if day < clock.local(binding.bound_at, engagement.timezone).date():
-                continue
-            label, _, _ = progress.week_of(day)
-            base = f"weekly:{engagement.code}:{label}"
-            if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
-                continue
-            report = progress.weekly(session, engagement, label, job.now)
-            if is_late(day, at, now_local):
-                report = replace(report, late=True)
-            notify.to_chat(session, binding, now=job.now, kind="progress.weekly", ref=label,
-                           text=progress_text.weekly_text(report, engagement.locale), dedupe_key=base)  # fmt: skip
+def post_weekly(run: Run) -> None:
+    run.each_engagement(_post_weekly)
 
 
-def post_digests(job: JobContext) -> None:
+def _post_weekly(ctx: Context) -> None:
+    session, engagement = ctx.session, ctx.eng
+    for binding, calendar, now_local, at in _chat_slots(ctx):
+        day = due_day(calendar, now_local, at)
+        if (
+            not last_working_day_of_week(calendar, day)
+            or not engagement.start_date <= day <= engagement.end_date
+        ):
+            continue
+        if day < clock.local(binding.bound_at, engagement.timezone).date():
+            continue
+        label, _, _ = progress_weekly.week_of(day)
+        base = f"weekly:{engagement.code}:{label}"
+        if _posted(session, f"{base}:{binding.channel}:{binding.chat_id}"):
+            continue
+        report = progress_weekly.weekly(session, engagement, label, ctx.now)
+        if is_late(day, at, now_local):
+            report = replace(report, late=True)
+        ctx.post(Target(binding.channel, binding.chat_id),
+                 progress_text.weekly_text(report, engagement.locale), "progress.weekly", label, base)  # fmt: skip
+
+
+def post_digests(run: Run) -> None:
     """One direct message per customer manager (per address), across all their engagements."""
-    with transaction(job.engine) as session:
+    with run.context() as ctx:
+        session, channels = ctx.session, ctx.vocabulary.channels
         groups: dict[tuple[str, str], list[tuple[Engagement, str]]] = {}
         for engagement in session.execute(select(Engagement)).scalars():
-            calendar = sla.business_calendar(engagement.calendar, engagement.timezone)
-            now_local = clock.local(job.now, engagement.timezone)
-            if not calendar.is_working_day(now_local.date()):
+            policy = policy_of(engagement)
+            now_local = clock.local(run.now, engagement.timezone)
+            if not policy.calendar.is_working_day(now_local.date()):
                 continue
-            if now_local.time() < _rule_time(engagement, "digest_time", "09:00"):
+            if now_local.time() < policy.sync_times.digest:
                 continue
             preferred = [c.channel for c in notify.bound_chats(session, engagement.id or 0)]
             for person in notify.people_with_roles(
                 session, engagement.id or 0, {"customer_manager"}
             ):
-                address = notify.direct_address(session, person, preferred)
-                if address is not None:
-                    groups.setdefault(address, []).append((engagement, person.key))
+                direct = notify.direct_address(session, person, [*preferred, *channels])
+                if direct is not None:
+                    groups.setdefault(direct, []).append((engagement, person.key))
         for (channel, address), engagements in groups.items():
-            _digest(session, channel, address, engagements, job.now)
+            _digest(session, channel, address, engagements, run.now)
 
 
 def _digest(
@@ -171,10 +177,10 @@ def _digest(
         return
     codes = {e.id: e.code for e, _ in engagements}
     rows = session.execute(
-        select(OutboxMessage).where(OutboxMessage.kind.in_(DIGEST_KINDS),  # type: ignore[attr-defined]
-                                    OutboxMessage.created_at >= now - timedelta(days=1),  # type: ignore[operator]
-                                    OutboxMessage.engagement_id.in_(list(codes)))  # type: ignore[union-attr]
-        .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        select(OutboxMessage).where(col(OutboxMessage.kind).in_(DIGEST_KINDS),
+                                    col(OutboxMessage.created_at) >= now - timedelta(days=1),
+                                    col(OutboxMessage.engagement_id).in_(list(codes)))
+        .order_by(col(OutboxMessage.id))
     ).scalars()  # fmt: skip
     seen: dict[tuple[str, str, str], str] = {}
     for row in rows:
@@ -206,7 +212,8 @@ def sync_command(ctx: Context, cmd: Parsed) -> None:
     assert ctx.inbound is not None
     binding = ctx.session.execute(
         select(ChatBinding).where(
-            ChatBinding.channel == ctx.inbound.channel, ChatBinding.chat_id == ctx.inbound.chat_id
+            col(ChatBinding.channel) == ctx.inbound.channel,
+            col(ChatBinding.chat_id) == ctx.inbound.chat_id,
         )
     ).scalar_one_or_none()
     if binding is None:
@@ -244,15 +251,15 @@ def sync_command(ctx: Context, cmd: Parsed) -> None:
 def report_command(ctx: Context, cmd: Parsed) -> None:
     word = cmd.arg("week")
     if word is None:
-        label, monday, _ = progress.week_of(clock.local(ctx.now, ctx.eng.timezone).date())
+        label, monday, _ = progress_weekly.week_of(clock.local(ctx.now, ctx.eng.timezone).date())
     else:
-        week = progress.parse_week(word)
+        week = progress_weekly.parse_week(word)
         if week is None:
             raise UsageError(ctx.tr("周写成 YYYY-Www，例如 2026-W48。",
                                     "Write the week as YYYY-Www, e.g. 2026-W48."))  # fmt: skip
         label, monday = week
     limits.enforce(limits.check_week(monday, ctx.eng, ctx.locale))
-    report = progress.weekly(ctx.session, ctx.eng, label, ctx.now)
+    report = progress_weekly.weekly(ctx.session, ctx.eng, label, ctx.now)
     ctx.reply(progress_text.weekly_text(report, ctx.locale), "progress.weekly", label)
 
 
@@ -265,7 +272,7 @@ COMMANDS = [
                   Arg("value", "word", ("HH:MM", "HH:MM"), required=False)),
             example="/同步 时间 18:00", example_en="/sync time 18:00"),
     Command("report week", ("周报", "报告 周"), ("周报：人天、SLA 达成、阻塞、变更、验收", "weekly report"),
-            report_command, roles=frozenset({"client", "vendor"}),
+            report_command, roles=EITHER_PARTY,
             args=(Arg("week", "word", ("YYYY-Www", "YYYY-Www"), required=False),),
             example="/周报 2026-W48", example_en="/report week 2026-W48"),
 ]  # fmt: skip

@@ -6,7 +6,8 @@ from bot.durations import format_person_days, format_span
 from bot.i18n import join, tr
 from domain.catalog import SERVICES, SEVERITIES
 from handlers.budget import level_name
-from handlers.progress import Attainment, DailySync, TicketLine, WeeklyReport
+from handlers.progress import DailySync, TicketLine
+from handlers.progress_weekly import Attainment, WeeklyReport
 from handlers.ticket_states import awaiting_confirmation
 from handlers.ticket_text import status_name
 

@@ -8,109 +8,86 @@ business days, and once a day warns when a calendar runs past what chinese-calen
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import notify
+from bot.context import Context
 from bot.durations import format_span
 from bot.i18n import tr
-from bot.scheduler import Job, JobContext
+from bot.message import Target
+from bot.scheduler import Job, Run
+from bot.sweep import BATCH, due_ids
+from bot.sweep import sweep as sweep_due
 from domain import labels, sla
+from domain.lifecycles.tickets import CLOSED, TICKET
+from domain.policy import policy_of
 from domain.workcalendar import known_years
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla
+from handlers.ticket_states import who
+from handlers.tickets import record, sla_of
 from storage.db import transaction
-from storage.models import ChatBinding, Engagement, Person, Ticket, TicketEvent
+from storage.models import Engagement, Person, Ticket
 
 log = logging.getLogger("rentian.sla")
-BATCH = 500
 _ICONS = {"warning": "⏰", "breach": "🔴", "escalation": "🚨"}
 
 
-def sweep(job: JobContext) -> None:
-    """Handle what is due; each batch in its own transaction, until nothing is due."""
-    while _sweep_batch(job) == BATCH:
-        pass
+def sweep(run: Run) -> None:
+    """Handle every ticket whose `next_check_at` has come, each in a transaction of its own."""
+    sweep_due(run, Ticket, col(Ticket.next_check_at), _check)
 
 
-def due_tickets(session: Session, now: object, limit: int = BATCH) -> list[Ticket]:
-    """The one indexed query of the sweep (ix_ticket_next_check_at)."""
-    query = (
-        select(Ticket)
-        .where(Ticket.next_check_at <= now)  # type: ignore[operator]
-        .order_by(Ticket.next_check_at)  # type: ignore[arg-type]
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.execute(query).scalars())
+def due_tickets(session: Session, now: datetime, limit: int = BATCH) -> list[int]:
+    """Ids of the tickets due at `now`: the one indexed query of the sweep
+    (ix_ticket_next_check_at)."""
+    return [i for _, i in due_ids(session, Ticket, col(Ticket.next_check_at), now, limit=limit)]
 
 
-def _sweep_batch(job: JobContext) -> int:
-    with transaction(job.engine) as session:
-        tickets = due_tickets(session, job.now)
-        engagements: dict[int, tuple[Engagement, TicketSla]] = {}
-        for ticket in tickets:
-            if ticket.engagement_id not in engagements:
-                engagement = session.get(Engagement, ticket.engagement_id)
-                assert engagement is not None
-                engagements[ticket.engagement_id] = (engagement, TicketSla.of(engagement))
-            engagement, ticket_sla = engagements[ticket.engagement_id]
-            _check(session, engagement, ticket_sla, ticket, job)
-        return len(tickets)
-
-
-def _check(
-    session: Session, engagement: Engagement, ticket_sla: TicketSla, ticket: Ticket, job: JobContext
-) -> None:
-    if ticket.status == "resolved":
+def _check(ctx: Context, ticket: Ticket) -> None:
+    ticket_sla = sla_of(ctx)
+    if TICKET.can(ticket.status, "auto_close"):  # resolved: closes itself in time
         closes = ticket_sla.auto_close_at(ticket)
-        if closes is not None and closes <= job.now:
-            _auto_close(session, engagement, ticket, job)
+        if closes is not None and closes <= ctx.now:
+            _auto_close(ctx, ticket)
         else:
             ticket.next_check_at = closes
         return
-    if ticket.status == "closed":
+    if ticket.status == CLOSED:
         ticket.next_check_at = None
         return
-    decision = ticket_sla.evaluate(ticket, job.now)
+    decision = ticket_sla.evaluate(ticket, ctx.now)
     for alert in decision.alerts:
-        _send_alert(session, engagement, ticket_sla, ticket, alert, job)
+        _send_alert(ctx, ticket_sla, ticket, alert)
     done = [a.key for a in (*decision.alerts, *decision.settled)]
     if done:
         ticket.alerts = [*ticket.alerts, *done]
     ticket.next_check_at = decision.next_check
-    session.add(ticket)
+    ctx.session.add(ticket)
 
 
-def _send_alert(session: Session, engagement: Engagement, ticket_sla: TicketSla, ticket: Ticket,
-                alert: sla.Alert, job: JobContext) -> None:  # fmt: skip
-    locale, tz = engagement.locale, engagement.timezone
-    kind, key = f"sla.{alert.stage}", f"sla:{engagement.code}:{ticket.ref}:{alert.key}"
-    message = _alert_text(ticket_sla, ticket, alert, job, locale, tz)
-    recipients = _recipients(session, engagement, ticket, alert.stage, ticket_sla.policy)
-    for person in recipients:
-        notify.to_person(session, engagement, person, now=job.now, kind=kind, ref=ticket.ref,
-                         text=f"{engagement.code} {message}", dedupe_key=key)  # fmt: skip
-    if alert.stage in ("warning", "breach"):
-        chat = ChatBinding(
-            engagement_id=engagement.id or 0, channel=ticket.channel, chat_id=ticket.chat_id
-        )
-        notify.to_chat(
-            session, chat, now=job.now, kind=kind, ref=ticket.ref, text=message, dedupe_key=key
-        )
-    session.add(TicketEvent(ticket_id=ticket.id or 0, at=job.now, actor="system", kind="alert",
-                            text=f"{kind} {alert.leg}"))  # fmt: skip
+def _send_alert(ctx: Context, ticket_sla: TicketSla, ticket: Ticket, alert: sla.Alert) -> None:
+    code = ctx.eng.code
+    kind, key = f"sla.{alert.stage}", f"sla:{code}:{ticket.ref}:{alert.key}"
+    message = _alert_text(ticket_sla, ticket, alert, ctx)
+    for person in _recipients(ctx, ticket, alert.stage, ticket_sla.policy):
+        ctx.notify(person, f"{code} {message}", kind, ticket.ref, key)
+    target = Target.of(ticket)
+    if alert.stage in ("warning", "breach") and target is not None:
+        ctx.post(target, message, kind, ticket.ref, key)
+    record(ctx, ticket, "alert", f"{kind} {alert.leg}")
 
 
-def _alert_text(ticket_sla: TicketSla, ticket: Ticket, alert: sla.Alert, job: JobContext,
-                locale: str, tz: str) -> str:  # fmt: skip
+def _alert_text(ticket_sla: TicketSla, ticket: Ticket, alert: sla.Alert, ctx: Context) -> str:
+    locale, tz = ctx.locale, ctx.eng.timezone
     leg = labels.clock(alert.leg, locale)
     target = ticket_sla.target(ticket.severity)
     limit = format_span(target.response if alert.leg == "response" else target.resolve, locale)
     due = ticket.response_due_at if alert.leg == "response" else ticket.resolve_due_at
-    left = text.time_left(ticket_sla, ticket, alert.leg, job.now, locale)
+    left = text.time_left(ticket_sla, ticket, alert.leg, ctx.now, locale)
     head = {
         "warning": tr(locale, "即将超时", "about to breach"),
         "breach": tr(locale, "已超时", "SLA breached"),
@@ -121,11 +98,10 @@ def _alert_text(ticket_sla: TicketSla, ticket: Ticket, alert: sla.Alert, job: Jo
               t=text.headline(ticket, locale), leg=leg, lim=limit, d=text.when(due, tz), left=left)  # fmt: skip
 
 
-def _recipients(session: Session, engagement: Engagement, ticket: Ticket, stage: str,
-                policy: sla.Policy) -> list[Person]:  # fmt: skip
+def _recipients(ctx: Context, ticket: Ticket, stage: str, policy: sla.Policy) -> list[Person]:
     """Warning: the assignee (or the PM); breach: the customer manager and the PM;
     escalation: the engagement's escalation ladder (default: the delivery director)."""
-    engagement_id = engagement.id or 0
+    session, engagement_id = ctx.session, ctx.eng_id
     if stage == "warning":
         assignee = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
         if assignee is not None and assignee.active:
@@ -136,43 +112,37 @@ def _recipients(session: Session, engagement: Engagement, ticket: Ticket, stage:
     return notify.people_with_roles(session, engagement_id, set(policy.escalation_roles))
 
 
-def _auto_close(session: Session, engagement: Engagement, ticket: Ticket, job: JobContext) -> None:
-    ticket.status, ticket.closed_at, ticket.next_check_at = "closed", job.now, None
-    session.add(ticket)
-    session.add(TicketEvent(ticket_id=ticket.id or 0, at=job.now, actor="system", kind="closed",
-                            text=tr(engagement.locale, "自动关闭", "closed automatically")))  # fmt: skip
-    chat = ChatBinding(
-        engagement_id=engagement.id or 0, channel=ticket.channel, chat_id=ticket.chat_id
-    )
-    notify.to_chat(session, chat, now=job.now, kind="ticket.closed", ref=ticket.ref,
-                   text=tr(engagement.locale, "🔒 {r} 解决后无异议，已自动关闭。",
-                           "🔒 {r} was resolved with no objection and is now closed.", r=ticket.ref),
-                   dedupe_key=f"ticket:{engagement.code}:{ticket.ref}:autoclose")  # fmt: skip
+def _auto_close(ctx: Context, ticket: Ticket) -> None:
+    step = TICKET.step(ticket.status, "auto_close", who(ctx, ticket))
+    assert step.target is not None, step
+    ticket.status, ticket.closed_at, ticket.next_check_at = step.target, ctx.now, None
+    ctx.session.add(ticket)
+    record(ctx, ticket, "closed", ctx.tr("自动关闭", "closed automatically"))
+    target = Target.of(ticket)
+    if target is not None:
+        ctx.post(target, ctx.tr("🔒 {r} 解决后无异议，已自动关闭。",
+                                "🔒 {r} was resolved with no objection and is now closed.", r=ticket.ref),
+                 "ticket.closed", ticket.ref, f"ticket:{ctx.eng.code}:{ticket.ref}:autoclose")  # fmt: skip
 
 
-def calendar_check(job: JobContext) -> None:
+def calendar_check(run: Run) -> None:
     """Warn (once a day, by the job's interval) about engagement days chinese-calendar does not
     know and that the engagement's own lists do not cover: they count Monday to Friday."""
     known = known_years()
-    with transaction(job.engine) as session:
+    with transaction(run.engine) as session:
         engagements = list(session.execute(select(Engagement)).scalars())
-    today = job.now.date()
+    today = run.now.date()
     for engagement in engagements:
         horizon = min(engagement.end_date, today + timedelta(days=60))
         years = range(max(engagement.start_date, today).year, horizon.year + 1)
         for year in (y for y in years if y not in known):
-            listed = _listed_in(engagement.calendar, year)
+            listed = policy_of(engagement).calendar.listed_in(year)
             log.warning(
                 "%s: chinese-calendar has no holiday data for %s: business days there are "
                 "Monday to Friday%s. Upgrade chinese-calendar, or list that year's holidays and "
                 "make-up workdays in the engagement file.",
                 engagement.code, year, f", with the {listed} date(s) the engagement lists" if listed else "",
             )  # fmt: skip
-
-
-def _listed_in(calendar: dict[str, object], year: int) -> int:
-    days = [*calendar.get("holidays", ()), *calendar.get("workdays", ())]  # type: ignore[misc]
-    return sum(1 for d in days if date.fromisoformat(str(d)).year == year)
 
 
 JOBS = [

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from domain import sla
 from domain.catalog import LEVELS
+from domain.policy import policy_of
 from domain.workcalendar import BusinessCalendar
+from handlers import signatures
 from storage.audit import canonical
-from storage.models import Engagement, Period, Person, WorkLog
+from storage.models import Engagement, Person, WorkLog
 
 
 @dataclass(frozen=True)
@@ -138,18 +139,18 @@ def month_named(word: str, today: date) -> str:
 
 def build(session: Session, engagement: Engagement, month: str) -> Statement:
     first, last = month_bounds(month)
-    business = sla.business_calendar(engagement.calendar, engagement.timezone)
+    business = policy_of(engagement).calendar
     people = {
         p.id: p
         for p in session.execute(
-            select(Person).where(Person.engagement_id == engagement.id)
+            select(Person).where(col(Person.engagement_id) == engagement.id)
         ).scalars()
     }
     logs = list(session.execute(
         select(WorkLog).where(
-            WorkLog.engagement_id == engagement.id, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
-            WorkLog.work_date >= first, WorkLog.work_date <= last,  # type: ignore[operator]
-        ).order_by(WorkLog.work_date, WorkLog.id)  # type: ignore[arg-type]
+            col(WorkLog.engagement_id) == engagement.id, col(WorkLog.voided_at).is_(None),
+            col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
+        ).order_by(col(WorkLog.work_date), col(WorkLog.id))
     ).scalars())  # fmt: skip
     entries = tuple(_entry(log, people[log.person_id]) for log in logs)
     rows: dict[tuple[str, str], dict[date, int]] = {}
@@ -157,9 +158,8 @@ def build(session: Session, engagement: Engagement, month: str) -> Statement:
         days = rows.setdefault((entry.person_key, entry.level), {})
         days[entry.work_date] = days.get(entry.work_date, 0) + entry.minutes
     names = {p.key: p.name for p in people.values()}
-    period = session.execute(
-        select(Period).where(Period.engagement_id == engagement.id, Period.month == month)
-    ).scalar_one_or_none()
+    signed = signatures.by_party(session, engagement.id or 0, month)  # the month's close
+    closing, confirming = signed.get("vendor"), signed.get("client")
     return Statement(
         code=engagement.code, name=engagement.name, client=engagement.client, vendor=engagement.vendor,
         month=month, timezone=engagement.timezone, locale=engagement.locale,
@@ -169,8 +169,8 @@ def build(session: Session, engagement: Engagement, month: str) -> Statement:
                    for (key, level), days in sorted(rows.items(), key=lambda item: _row_order(item[0]))),
         entries=entries,
         levels=_levels(session, engagement, first, entries),
-        closed=_signature(session, period.closed_by_id, period.closed_at) if period else None,
-        confirmed=_signature(session, period.confirmed_by_id, period.confirmed_at) if period else None,
+        closed=_signature(session, closing.person_id, closing.at) if closing else None,
+        confirmed=_signature(session, confirming.person_id, confirming.at) if confirming else None,
     )  # fmt: skip
 
 
@@ -197,12 +197,12 @@ def _day(business: BusinessCalendar, day: date) -> StatementDay:
 
 def _levels(session: Session, engagement: Engagement, first: date,
             entries: tuple[StatementEntry, ...]) -> tuple[LevelPosition, ...]:  # fmt: skip
-    before = dict(session.execute(
-        select(WorkLog.level, func.sum(WorkLog.minutes))
-        .where(WorkLog.engagement_id == engagement.id, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
-               WorkLog.work_date < first)  # type: ignore[operator]
-        .group_by(WorkLog.level)  # type: ignore[arg-type]
-    ).all())  # fmt: skip
+    before: dict[str, int | None] = {level: minutes for level, minutes in session.execute(
+        select(col(WorkLog.level), func.sum(col(WorkLog.minutes)))
+        .where(col(WorkLog.engagement_id) == engagement.id, col(WorkLog.voided_at).is_(None),
+               col(WorkLog.work_date) < first)
+        .group_by(col(WorkLog.level))
+    ).all()}  # fmt: skip
     from handlers.budget import contracted  # the one place change requests add to the budget
 
     budget = contracted(session, engagement)

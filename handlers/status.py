@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock
 from bot.commands import Command, Parsed
 from bot.context import Context
 from bot.durations import format_person_days
 from bot.i18n import join, tr
-from domain import sla
 from domain.catalog import LEVELS, SERVICES, SEVERITIES
+from domain.policy import policy_of
 from handlers import budget, checklist
 from handlers.ticket_sla import TicketSla
 from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late
@@ -61,22 +61,23 @@ def overview(session: Session, engagement: Engagement) -> Overview:
     engagement_id = engagement.id or 0
     done, total = checklist.progress(session, engagement_id)
     today = clock.local(clock.now(), engagement.timezone).date()
-    parties = dict(
-        session.execute(
-            select(Person.party, func.count())
-            .where(Person.engagement_id == engagement_id, Person.active)
-            .group_by(Person.party)  # type: ignore[arg-type]
+    parties: dict[str, int] = {
+        party: count
+        for party, count in session.execute(
+            select(col(Person.party), func.count())
+            .where(col(Person.engagement_id) == engagement_id, col(Person.active))
+            .group_by(col(Person.party))
         ).all()
-    )
+    }
     tickets = open_tickets(session, engagement_id)
     overall = budget.positions(session, engagement)[-1]
-    business = sla.business_calendar(engagement.calendar, engagement.timezone)
-    burn = budget.burn(session, engagement, business, today, overall.left)
-    ticket_sla = TicketSla.of(engagement)
+    policy = policy_of(engagement)
+    burn = budget.burn(session, engagement, policy.calendar, today, overall.left)
+    ticket_sla = TicketSla.of(policy)
     chats = session.execute(
         select(func.count())
         .select_from(ChatBinding)
-        .where(ChatBinding.engagement_id == engagement_id)
+        .where(col(ChatBinding.engagement_id) == engagement_id)
     ).scalar_one()
     return Overview(
         code=engagement.code, name=engagement.name, client=engagement.client,
@@ -84,7 +85,7 @@ def overview(session: Session, engagement: Engagement) -> Overview:
         today=today, phase=phase_of(today, engagement.start_date, engagement.end_date,
                                     total > 0 and done == total),
         checklist_done=done, checklist_total=total, services=tuple(engagement.services),
-        budget_minutes=dict(engagement.budget), hours_per_day=engagement.hours_per_day,
+        budget_minutes=dict(policy.budgets.contracted), hours_per_day=engagement.hours_per_day,
         client_people=int(parties.get("client", 0)), vendor_people=int(parties.get("vendor", 0)),
         chats=int(chats), open_tickets=open_by_severity(tickets),
         awaiting_confirmation=sum(awaiting_confirmation(t.status) for t in tickets),
@@ -96,8 +97,7 @@ def overview(session: Session, engagement: Engagement) -> Overview:
 
 def open_tickets(session: Session, engagement_id: int) -> list[Ticket]:
     query = select(Ticket).where(
-        Ticket.engagement_id == engagement_id,
-        Ticket.status.in_(OPEN_STATES),  # type: ignore[attr-defined]
+        col(Ticket.engagement_id) == engagement_id, col(Ticket.status).in_(OPEN_STATES)
     )
     return list(session.execute(query).scalars())
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_span
-from bot.errors import InvalidState, PermissionDenied
+from bot.errors import InvalidState
 from domain.catalog import UNREGISTERED_REPORTER
+from domain.lifecycles.tickets import PARTIES, RESPONDERS, settle
 from handlers import limits
 from handlers import ticket_text as text
-from handlers.tickets import RESPONDERS, find, record, sla_of
+from handlers.ticket_states import refusal, step
+from handlers.tickets import find, record, sla_of
 from storage.models import Person, Ticket
 
 CLIENT_SIDE = frozenset({"client", UNREGISTERED_REPORTER})
@@ -20,13 +22,10 @@ REASONS = {
     "third_party": "third_party", "third-party": "third_party", "第三方": "third_party",
     "freeze": "freeze", "冻结": "freeze", "变更冻结": "freeze", "封网": "freeze",
 }  # fmt: skip
-
-
-def _refuse_if(ctx: Context, ticket: Ticket, statuses: tuple[str, ...], zh: str, en: str) -> None:
-    if ticket.status in statuses:
-        raise InvalidState(
-            ctx.tr(zh, en, r=ticket.ref, s=text.status_name(ticket.status, ctx.locale))
-        )
+# Why an event does not fit the ticket's state, by state ("": any other).
+_ALREADY_CLOSED = ("{r} 已关闭；要重新处理请 /重开 {r} 原因。", "{r} is closed; /reopen {r} REASON to work on it again.")  # fmt: skip
+_NOT_PENDING = {"": ("{r} 没有挂起（{s}）。", "{r} is not pending ({s}).")}
+_NOT_YOURS = ("只有报告人或甲方人员可以关闭或重开 {r}。", "Only the reporter or client staff may close or reopen {r}.")  # fmt: skip
 
 
 def _save(ctx: Context, ticket: Ticket, kind: str, history: str = "", **audit: object) -> None:
@@ -42,8 +41,6 @@ def _first_response(ctx: Context, ticket: Ticket) -> None:
         ticket.acked_at = ctx.now
         if ticket.assignee_id is None and "engineer" in (ctx.actor.roles if ctx.actor else ()):
             ticket.assignee_id = ctx.person.id
-    if ticket.status == "open":
-        ticket.status = "in_progress"
 
 
 def ack(ctx: Context, cmd: Parsed) -> None:
@@ -51,14 +48,9 @@ def ack(ctx: Context, cmd: Parsed) -> None:
     if ticket.acked_at is not None:
         raise InvalidState(ctx.tr("{r} 已于 {t} 响应过。", "{r} was acknowledged at {t}.", r=ticket.ref,
                                   t=text.when(ticket.acked_at, ctx.eng.timezone)))  # fmt: skip
-    _refuse_if(
-        ctx,
-        ticket,
-        ("resolved", "closed"),
-        "{r} {s}，无需响应。",
-        "{r} is {s}; nothing to acknowledge.",
-    )
+    state = step(ctx, ticket, "ack", {"": ("{r} {s}，无需响应。", "{r} is {s}; nothing to acknowledge.")})  # fmt: skip
     _first_response(ctx, ticket)
+    ticket.status = state
     _save(ctx, ticket, "acked")
     used = sla_of(ctx).elapsed(ticket, "response", ctx.now)
     target = sla_of(ctx).target(ticket.severity).response
@@ -71,23 +63,13 @@ def ack(ctx: Context, cmd: Parsed) -> None:
 def pending(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     ticket = find(ctx, cmd.arg("ticket"))
-    _refuse_if(
-        ctx,
-        ticket,
-        ("pending",),
-        "{r} 已经挂起；恢复用 /恢复 {r}。",
-        "{r} is already pending; /resume {r} to restart it.",
-    )
-    _refuse_if(
-        ctx,
-        ticket,
-        ("resolved", "closed"),
-        "{r} {s}，不能挂起。",
-        "{r} is {s} and cannot be paused.",
-    )
+    state = step(ctx, ticket, "pending", {
+        "pending": ("{r} 已经挂起；恢复用 /恢复 {r}。", "{r} is already pending; /resume {r} to restart it."),
+        "": ("{r} {s}，不能挂起。", "{r} is {s} and cannot be paused."),
+    })  # fmt: skip
     reason, note = cmd.arg("reason"), (cmd.arg("note") or "").strip()
     _first_response(ctx, ticket)
-    ticket.status, ticket.pending_since = "pending", ctx.now
+    ticket.status, ticket.pending_since = state, ctx.now
     ticket.pending_reason = f"{reason}:{note}" if note else reason
     _save(ctx, ticket, "pending", text.reason_text(ticket, ctx.locale), reason=reason, note=note)
     ctx.reply(ctx.tr("⏸ {r} 解决计时已暂停 {t}：{why}。恢复请发送 /恢复 {r}",
@@ -98,13 +80,13 @@ def pending(ctx: Context, cmd: Parsed) -> None:
 
 def resume(ctx: Context, cmd: Parsed) -> None:
     ticket = find(ctx, cmd.arg("ticket"))
-    if ticket.status != "pending" or ticket.pending_since is None:
-        raise InvalidState(ctx.tr("{r} 没有挂起（{s}）。", "{r} is not pending ({s}).", r=ticket.ref,
-                                  s=text.status_name(ticket.status, ctx.locale)))  # fmt: skip
+    state = step(ctx, ticket, "resume", _NOT_PENDING)
+    if ticket.pending_since is None:  # pending always has it; a row without it is refused
+        raise refusal(ctx, ticket, _NOT_PENDING)
     sla = sla_of(ctx)
     paused = sla.calendar(ticket).between(ticket.pending_since, ctx.now)
     ticket.paused_minutes += paused
-    ticket.pending_since, ticket.pending_reason, ticket.status = None, "", "in_progress"
+    ticket.pending_since, ticket.pending_reason, ticket.status = None, "", state
     _save(ctx, ticket, "resumed", format_span(paused, ctx.locale), paused_minutes=paused)
     ctx.reply(ctx.tr("▶️ {r} 解决计时已恢复（暂停 {p}）；新的解决截止 {d}。",
                      "▶️ {r}: resolution clock restarted (paused {p}); now due {d}.", r=ticket.ref,
@@ -115,26 +97,16 @@ def resume(ctx: Context, cmd: Parsed) -> None:
 def resolve(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=cmd.arg("note"))
     ticket = find(ctx, cmd.arg("ticket"))
-    _refuse_if(
-        ctx,
-        ticket,
-        ("resolved",),
-        "{r} 已解决，等待甲方确认关闭。",
-        "{r} is already resolved, awaiting the client's confirmation.",
-    )
-    _refuse_if(
-        ctx,
-        ticket,
-        ("closed",),
-        "{r} 已关闭；要重新处理请 /重开 {r} 原因。",
-        "{r} is closed; /reopen {r} REASON to work on it again.",
-    )
+    state = step(ctx, ticket, "resolve", {
+        "resolved": ("{r} 已解决，等待甲方确认关闭。", "{r} is already resolved, awaiting the client's confirmation."),
+        "closed": _ALREADY_CLOSED,
+    })  # fmt: skip
     sla = sla_of(ctx)
     if ticket.pending_since is not None:
         ticket.paused_minutes += sla.calendar(ticket).between(ticket.pending_since, ctx.now)
         ticket.pending_since, ticket.pending_reason = None, ""
     _first_response(ctx, ticket)
-    ticket.status, ticket.resolved_at = "resolved", ctx.now
+    ticket.status, ticket.resolved_at = state, ctx.now
     note = cmd.arg("note").strip()
     _save(ctx, ticket, "resolved", note, note=note)
     used, target = sla.elapsed(ticket, "resolve", ctx.now), sla.target(ticket.severity).resolve
@@ -151,13 +123,12 @@ def resolve(ctx: Context, cmd: Parsed) -> None:
 
 def close(ctx: Context, cmd: Parsed) -> None:
     ticket = find(ctx, cmd.arg("ticket"))
-    _refuse_if(ctx, ticket, ("closed",), "{r} 已关闭。", "{r} is already closed.")
-    _check_reporter(ctx, ticket)
+    state = step(ctx, ticket, "close", {"": ("{r} 已关闭。", "{r} is already closed.")}, _NOT_YOURS)
     withdrawn = ticket.status != "resolved"
     if ticket.pending_since is not None:
         ticket.paused_minutes += sla_of(ctx).calendar(ticket).between(ticket.pending_since, ctx.now)
         ticket.pending_since = None
-    ticket.status, ticket.closed_at = "closed", ctx.now
+    ticket.status, ticket.closed_at = state, ctx.now
     _save(
         ctx, ticket, "closed", ctx.tr("撤回", "withdrawn") if withdrawn else "", withdrawn=withdrawn
     )
@@ -169,14 +140,12 @@ def close(ctx: Context, cmd: Parsed) -> None:
 def reopen(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     ticket = find(ctx, cmd.arg("ticket"))
-    if ticket.status not in ("resolved", "closed"):
-        raise InvalidState(ctx.tr("{r} 还没有解决（{s}），不需要重开。", "{r} is not resolved ({s}); nothing to reopen.",
-                                  r=ticket.ref, s=text.status_name(ticket.status, ctx.locale)))  # fmt: skip
-    _check_reporter(ctx, ticket)
+    state = step(ctx, ticket, "reopen", {"": ("{r} 还没有解决（{s}），不需要重开。",
+                                              "{r} is not resolved ({s}); nothing to reopen.")}, _NOT_YOURS)  # fmt: skip
     sla = sla_of(ctx)
     if ticket.resolved_at is not None:  # the time it sat resolved does not count against the vendor
         ticket.paused_minutes += sla.calendar(ticket).between(ticket.resolved_at, ctx.now)
-    ticket.status = "in_progress" if ticket.acked_at else "open"
+    ticket.status = settle(state, acknowledged=ticket.acked_at is not None)
     ticket.resolved_at = ticket.closed_at = None
     reason = cmd.arg("reason").strip()
     _save(ctx, ticket, "reopened", reason, reason=reason)
@@ -186,16 +155,6 @@ def reopen(ctx: Context, cmd: Parsed) -> None:
     if ticket.assignee_id and (assignee := ctx.session.get(Person, ticket.assignee_id)):
         ctx.notify(assignee, ctx.tr("{h} 被重开：{why}", "{h} was reopened: {why}",
                                     h=text.headline(ticket, ctx.locale), why=reason), "ticket.reopened", ticket.ref)  # fmt: skip
-
-
-def _check_reporter(ctx: Context, ticket: Ticket) -> None:
-    """The client side confirms: any registered client person, or the one who reported it."""
-    actor = ctx.actor
-    assert actor is not None
-    if actor.key == ticket.reporter_key or (actor.person is not None and actor.party == "client"):
-        return
-    raise PermissionDenied(ctx.tr("只有报告人或甲方人员可以关闭或重开 {r}。",
-                                  "Only the reporter or client staff may close or reopen {r}.", r=ticket.ref))  # fmt: skip
 
 
 _TICKET = Arg("ticket", "ref", ("工单号", "TICKET"), prefixes=("T",))
@@ -209,7 +168,7 @@ COMMANDS = [
                   Arg("note", "text", ("说明", "NOTE"), required=False)),
             example="/挂起 T-7 甲方 等待 VPN 账号", example_en="/pending T-7 client waiting for VPN access"),
     Command("resume", ("恢复",), ("恢复解决计时", "restart the resolution clock"),
-            resume, args=(_TICKET,), roles=frozenset({"client", "vendor"}),
+            resume, args=(_TICKET,), roles=PARTIES,
             example="/恢复 T-7", example_en="/resume T-7"),
     Command("resolve", ("解决",), ("标记已解决并说明", "mark a ticket resolved, with what was done"),
             resolve, roles=RESPONDERS, args=(_TICKET, Arg("note", "text", ("处理说明", "NOTE"))),

@@ -6,27 +6,27 @@ Builds the pure `sla` clocks from a `Ticket` row and keeps the row's due times a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain import sla
+from domain.policy import EngagementPolicy
 from domain.workcalendar import WorkCalendar
-from storage.models import Engagement, Ticket
+from storage.models import Ticket
 
 
 @dataclass(frozen=True)
 class TicketSla:
-    """The SLA view of one engagement: its policy and both of its calendars."""
+    """The SLA view of one engagement: its SLA policy and both of its calendars."""
 
     policy: sla.Policy
-    calendars: dict[str, WorkCalendar]
+    calendars: Mapping[str, WorkCalendar]
 
     @classmethod
-    def of(cls, engagement: Engagement) -> TicketSla:
-        return cls(
-            sla.Policy.from_json(engagement.sla),
-            sla.calendars(engagement.calendar, engagement.timezone),
-        )
+    def of(cls, policy: EngagementPolicy) -> TicketSla:
+        """From the engagement's parsed policy (`ctx.policy`, `policy_of(engagement)`)."""
+        return cls(policy.sla, policy.calendars)
 
     @property
     def business(self) -> WorkCalendar:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.assurance import INTAKE, SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
@@ -14,10 +15,11 @@ from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise, parse_ref
 from bot.message import Mention
 from domain.catalog import SERVICES, UNREGISTERED_REPORTER
+from domain.lifecycles.tickets import PARTIES, RESPONDERS
 from handlers import limits
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla
-from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, is_open, running_late
+from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_late, step
 from storage.counters import next_number
 from storage.models import Identity, Person, Ticket, TicketEvent
 
@@ -27,8 +29,6 @@ SEVERITY_WORDS = {
     "urgent": "P1", "high": "P2", "medium": "P3", "low": "P4",
 }  # fmt: skip
 OPENERS = frozenset({"client", "vendor", UNREGISTERED_REPORTER})
-PARTIES = frozenset({"client", "vendor"})
-RESPONDERS = frozenset({"engineer", "vendor_pm"})
 _SEVERITY_LIKE = re.compile(r"^p\d+$")
 _LIST_LIMIT = 30
 
@@ -39,10 +39,12 @@ _LIST_LIMIT = 30
 def find(ctx: Context, ref: Ref | str) -> Ticket:
     """This engagement's ticket `ref`; NotFound (never another engagement's) otherwise."""
     parsed = parse_ref(str(ref), ("T",))
-    ticket = None
+    ticket: Ticket | None = None
     if parsed is not None:
         ticket = ctx.session.execute(
-            select(Ticket).where(Ticket.engagement_id == ctx.eng.id, Ticket.number == parsed[1])
+            select(Ticket).where(
+                col(Ticket.engagement_id) == ctx.eng.id, col(Ticket.number) == parsed[1]
+            )
         ).scalar_one_or_none()
     if ticket is None:
         raise NotFound(ctx.tr("没有工单 {r}。发送 /工单列表 查看未关闭的工单。",
@@ -60,17 +62,17 @@ def record(ctx: Context, ticket: Ticket, kind: str, note: str = "") -> None:
 def person_for(ctx: Context, mention: Mention) -> Person:
     """The engagement's person behind an @-mention: by channel identity, id or name."""
     channel = ctx.inbound.channel if ctx.inbound else "console"
-    person = ctx.session.execute(
+    person: Person | None = ctx.session.execute(
         select(Person)
-        .join(Identity, Identity.person_id == Person.id)  # type: ignore[arg-type]
-        .where(Identity.engagement_id == ctx.eng.id, Identity.channel == channel,
-               Identity.external_id == mention.external_id, Person.active)
+        .join(Identity, col(Identity.person_id) == col(Person.id))
+        .where(col(Identity.engagement_id) == ctx.eng.id, col(Identity.channel) == channel,
+               col(Identity.external_id) == mention.external_id, col(Person.active))
     ).scalar_one_or_none()  # fmt: skip
     if person is None:
         person = ctx.session.execute(
             select(Person).where(
-                Person.engagement_id == ctx.eng.id, Person.active,
-                (Person.key == mention.external_id) | (Person.name == mention.name),
+                col(Person.engagement_id) == ctx.eng.id, col(Person.active),
+                (col(Person.key) == mention.external_id) | (col(Person.name) == mention.name),
             )
         ).scalars().first()  # fmt: skip
     if person is None:
@@ -81,7 +83,7 @@ def person_for(ctx: Context, mention: Mention) -> Person:
 
 
 def sla_of(ctx: Context) -> TicketSla:
-    return TicketSla.of(ctx.eng)
+    return TicketSla.of(ctx.policy)
 
 
 # -- /ticket ----------------------------------------------------------------------------------
@@ -108,7 +110,7 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
     sla = sla_of(ctx)
     assert ctx.actor is not None and ctx.inbound is not None
     ticket = Ticket(
-        engagement_id=ctx.eng.id or 0, number=next_number(ctx.session, ctx.eng.id or 0, "T"),
+        engagement_id=ctx.eng_id, number=next_number(ctx.session, ctx.eng_id, "T"),
         severity=severity, service=service, in_scope=in_scope, title=title.strip(),
         reporter_key=ctx.actor.key, reporter_name=ctx.actor.name,
         reporter_id=ctx.actor.person.id if ctx.actor.person else None, opened_at=ctx.now,
@@ -168,7 +170,9 @@ def show_ticket(ctx: Context, ticket: Ticket) -> None:
         ctx.tr("记录：", "History:"),
     ]  # fmt: skip
     events = list(ctx.session.execute(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)  # type: ignore[arg-type]
+        select(TicketEvent)
+        .where(col(TicketEvent.ticket_id) == ticket.id)
+        .order_by(col(TicketEvent.id))
     ).scalars())  # fmt: skip
     names = _names(ctx)
     for event in events[-15:]:
@@ -179,7 +183,7 @@ def show_ticket(ctx: Context, ticket: Ticket) -> None:
 
 def _names(ctx: Context) -> dict[str, str]:
     rows = ctx.session.execute(
-        select(Person.key, Person.name).where(Person.engagement_id == ctx.eng.id)
+        select(col(Person.key), col(Person.name)).where(col(Person.engagement_id) == ctx.eng.id)
     )
     names = {str(key): str(name) for key, name in rows.all()}
     names["system"] = ctx.tr("系统", "system")
@@ -191,11 +195,15 @@ def _names(ctx: Context) -> dict[str, str]:
 
 def list_tickets(ctx: Context, cmd: Parsed) -> None:
     scope = cmd.arg("scope") or "open"
-    query = select(Ticket).where(Ticket.engagement_id == ctx.eng.id, Ticket.status.in_(OPEN_STATES))  # type: ignore[attr-defined]
+    query = select(Ticket).where(
+        col(Ticket.engagement_id) == ctx.eng.id, col(Ticket.status).in_(OPEN_STATES)
+    )
     if scope == "mine":
         assert ctx.actor is not None
         me = ctx.actor.person.id if ctx.actor.person else None
-        query = query.where((Ticket.assignee_id == me) | (Ticket.reporter_key == ctx.actor.key))
+        query = query.where(
+            (col(Ticket.assignee_id) == me) | (col(Ticket.reporter_key) == ctx.actor.key)
+        )
     sla = sla_of(ctx)
     tickets = list(ctx.session.execute(query).scalars())
     if scope == "breached":
@@ -209,7 +217,7 @@ def list_tickets(ctx: Context, cmd: Parsed) -> None:
         ctx.reply(ctx.tr("{t}：无。", "{t}: none.", t=ctx.tr(*title)), "tickets.list")
         return
     people = {p.id: p.name for p in ctx.session.execute(
-        select(Person).where(Person.engagement_id == ctx.eng.id)).scalars()}  # fmt: skip
+        select(Person).where(col(Person.engagement_id) == ctx.eng.id)).scalars()}  # fmt: skip
     lines = [ctx.tr("{t}（{n}）：", "{t} ({n}):", t=ctx.tr(*title), n=len(tickets))]
     for ticket in tickets[:_LIST_LIMIT]:
         leg = "response" if ticket.acked_at is None else "resolve"
@@ -239,9 +247,8 @@ def note_ticket(ctx: Context, cmd: Parsed) -> None:
 
 def assign_ticket(ctx: Context, cmd: Parsed) -> None:
     ticket = find(ctx, cmd.arg("ticket"))
-    if not is_open(ticket.status):
-        raise InvalidState(ctx.tr("{r} 已关闭；要重新处理请先 /重开 {r} 原因。",
-                                  "{r} is closed; /reopen {r} REASON first.", r=ticket.ref))  # fmt: skip
+    step(ctx, ticket, "assign", {"": ("{r} 已关闭；要重新处理请先 /重开 {r} 原因。",
+                                      "{r} is closed; /reopen {r} REASON first.")})  # fmt: skip
     person = person_for(ctx, cmd.arg("who"))
     if person.party != "vendor" or not RESPONDERS.intersection(person.roles):
         raise InvalidState(ctx.tr("只能指派给厂商工程师或项目经理，{n} 不是。",

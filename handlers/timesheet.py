@@ -6,15 +6,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import PermissionDenied, UsageError
 from bot.lexer import normalise
 from domain.catalog import LEVELS
+from domain.policy import EngagementPolicy
 from handlers import budget, limits, statement
 from handlers.tickets import person_for
-from handlers.worklog import business, pd, today
+from handlers.worklog import pd, today
 from storage.models import Person, WorkLog
 
 SEE_ALL = frozenset({"vendor_pm", "customer_manager", "director", "client_approver", "admin"})
@@ -51,12 +53,12 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
             ctx.tr("工程师只能查看自己的工时。", "Engineers see their own timesheet only.")
         )
     query = select(WorkLog).where(
-        WorkLog.engagement_id == ctx.eng.id, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
-        WorkLog.work_date >= first, WorkLog.work_date <= last,  # type: ignore[operator]
+        col(WorkLog.engagement_id) == ctx.eng.id, col(WorkLog.voided_at).is_(None),
+        col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
     )  # fmt: skip
     if who is not None:
-        query = query.where(WorkLog.person_id == who.id)
-    logs = list(ctx.session.execute(query.order_by(WorkLog.work_date)).scalars())  # type: ignore[arg-type]
+        query = query.where(col(WorkLog.person_id) == who.id)
+    logs = list(ctx.session.execute(query.order_by(col(WorkLog.work_date))).scalars())
     head = ctx.tr("工时 {a} → {b}（{l}）", "Timesheet {a} → {b} ({l})", a=first, b=last, l=label)
     if not logs:
         ctx.reply(f"{head}\n" + ctx.tr("没有记录。", "Nothing logged."), "timesheet")
@@ -64,7 +66,7 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     people = {
         p.id: p
         for p in ctx.session.execute(
-            select(Person).where(Person.engagement_id == ctx.eng.id)
+            select(Person).where(col(Person.engagement_id) == ctx.eng.id)
         ).scalars()
     }
     by_person: dict[int, dict[date, int]] = {}
@@ -103,7 +105,8 @@ def budget_lines(ctx: Context) -> list[str]:
                             l=budget.level_name(position.level, ctx.locale), c=pd(ctx, position.contracted),
                             u=pd(ctx, position.used), r=pd(ctx, position.left), p=budget.percent(position)))  # fmt: skip
     total = positions[-1]
-    burn = budget.burn(ctx.session, ctx.eng, business(ctx.eng), today(ctx), total.left)
+    policy: EngagementPolicy = ctx.policy
+    burn = budget.burn(ctx.session, ctx.eng, policy.calendar, today(ctx), total.left)
     rate = pd(ctx, round(burn.per_day)) if burn.per_day else "0"
     if burn.runs_out is None:
         runs_out = ctx.tr("按此速度用不完", "not at this rate")

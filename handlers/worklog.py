@@ -4,10 +4,10 @@ never edited. A reminder job nudges engineers with nothing logged on a working d
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import clock, notify
 from bot.assurance import SIGNING
@@ -16,26 +16,24 @@ from bot.context import Context
 from bot.durations import Duration, format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import tr
-from bot.scheduler import Job, JobContext
-from domain import sla
+from bot.scheduler import Job, Run
 from domain.catalog import LEVELS
-from domain.workcalendar import BusinessCalendar
+from domain.policy import EngagementPolicy, policy_of
 from handlers import budget, limits, periods, worktargets
 from handlers.tickets import person_for
-from storage.db import transaction
-from storage.models import Engagement, Person, WorkLog
+from storage.models import Person, WorkLog
 
 UNDO_WINDOW = timedelta(minutes=10)
 LOGGERS = frozenset({"engineer", "vendor_pm"})
 YES = {
-    "yes": True,
-    "y": True,
-    "true": True,
-    "是": True,
-    "加班": True,
-    "no": False,
-    "否": False,
-    "false": False,
+    "yes": "yes",
+    "y": "yes",
+    "true": "yes",
+    "是": "yes",
+    "加班": "yes",
+    "no": "no",
+    "否": "no",
+    "false": "no",
 }
 
 
@@ -43,14 +41,10 @@ def today(ctx: Context) -> date:
     return clock.local(ctx.now, ctx.eng.timezone).date()
 
 
-def business(engagement: Engagement) -> BusinessCalendar:
-    return sla.business_calendar(engagement.calendar, engagement.timezone)
-
-
 def day_total(session: Session, engagement_id: int, person_id: int, day: date) -> int:
-    query = select(func.sum(WorkLog.minutes)).where(
-        WorkLog.engagement_id == engagement_id, WorkLog.person_id == person_id,
-        WorkLog.work_date == day, WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
+    query = select(func.sum(col(WorkLog.minutes))).where(
+        col(WorkLog.engagement_id) == engagement_id, col(WorkLog.person_id) == person_id,
+        col(WorkLog.work_date) == day, col(WorkLog.voided_at).is_(None),
     )  # fmt: skip
     return int(session.execute(query).scalar() or 0)
 
@@ -109,13 +103,14 @@ def _work_date(ctx: Context, wanted: date | None, *, backdate_limit: bool) -> da
         raise InvalidState(ctx.tr("{d} 不在项目周期内（{s} → {e}）。", "{d} is outside the engagement ({s} → {e}).",
                                   d=day, s=ctx.eng.start_date, e=ctx.eng.end_date))  # fmt: skip
     if backdate_limit:
-        days = int((ctx.eng.rules or {}).get("backdate_days", 3))
-        earliest = budget.working_days_back(business(ctx.eng), now_day, days)
+        policy: EngagementPolicy = ctx.policy
+        days = policy.worklog.backdate_days
+        earliest = budget.working_days_back(policy.calendar, now_day, days)
         if day < earliest:
             raise InvalidState(ctx.tr("最多补报 {n} 个工作日（最早 {e}）；更早的请项目经理调整（/报工 调整）。",
                                       "Work can be logged up to {n} working days back (from {e}); older work is "
                                       "an adjustment by the PM (/log adjust).", n=days, e=earliest))  # fmt: skip
-    if periods.is_closed(ctx.session, ctx.eng.id or 0, day):
+    if periods.is_closed(ctx.session, ctx.eng_id, day):
         raise InvalidState(ctx.tr("{m} 已结算关闭，不能再记入；请记在当前月份并注明原因。",
                                   "{m} is closed; record corrections in the current month with a reason.",
                                   m=f"{day:%Y-%m}"))  # fmt: skip
@@ -128,8 +123,8 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
     minutes = _minutes(ctx, cmd.arg("duration"))
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=True)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
-    overtime = bool(cmd.options.get("ot", False))
-    total = day_total(ctx.session, ctx.eng.id or 0, worker.id or 0, day) + minutes
+    overtime = cmd.options.get("ot") == "yes"
+    total = day_total(ctx.session, ctx.eng_id, worker.id or 0, day) + minutes
     limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     cap = ctx.eng.daily_cap_minutes
     if total > cap and not overtime:
@@ -139,9 +134,9 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
                                   c=pd(ctx, cap)))  # fmt: skip
     note = (cmd.arg("note") or "").strip()
     entry = WorkLog(
-        engagement_id=ctx.eng.id or 0, person_id=worker.id or 0, level=worker.level or "", work_date=day,
+        engagement_id=ctx.eng_id, person_id=worker.id or 0, level=worker.level or "", work_date=day,
         minutes=minutes, target_kind=target.kind, target_ref=target.ref, note=note, overtime=total > cap,
-        created_by_id=ctx.person.id or 0, created_at=ctx.now,
+        created_by_id=ctx.person_id, created_at=ctx.now,
     )  # fmt: skip
     ctx.session.add(entry)
     ctx.session.flush()
@@ -159,15 +154,15 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
         ctx.notify_roles({"vendor_pm"}, ctx.tr("⏱ {n} {d} 加班：当日合计 {t} 人天（{c}）", "⏱ {n} overtime on {d}: {t} person-days ({c})",
                                                n=worker.name, d=day, t=pd(ctx, total), c=ctx.eng.code),
                          "worklog.overtime", target.ref)  # fmt: skip
-    budget.alert_crossings(ctx.session, ctx.eng, ctx.now, ctx.locale)
+    budget.alert_crossings(ctx)
 
 
 def undo(ctx: Context, cmd: Parsed) -> None:
     entry = ctx.session.execute(
         select(WorkLog).where(
-            WorkLog.engagement_id == ctx.eng.id, WorkLog.created_by_id == ctx.person.id,
-            WorkLog.kind == "entry", WorkLog.voided_at.is_(None),  # type: ignore[union-attr]
-        ).order_by(WorkLog.id.desc()).limit(1)  # type: ignore[union-attr]
+            col(WorkLog.engagement_id) == ctx.eng.id, col(WorkLog.created_by_id) == ctx.person.id,
+            col(WorkLog.kind) == "entry", col(WorkLog.voided_at).is_(None),
+        ).order_by(col(WorkLog.id).desc()).limit(1)
     ).scalar_one_or_none()  # fmt: skip
     if entry is None:
         raise NotFound(ctx.tr("你没有可以撤销的报工。", "You have no work log to undo."))
@@ -175,7 +170,7 @@ def undo(ctx: Context, cmd: Parsed) -> None:
         raise InvalidState(ctx.tr("只能撤销 10 分钟内的最后一条；更正请项目经理调整（/报工 调整）。",
                                   "Only your last entry of the last 10 minutes can be undone; later corrections "
                                   "are adjustments by the PM (/log adjust)."))  # fmt: skip
-    if periods.is_closed(ctx.session, ctx.eng.id or 0, entry.work_date):
+    if periods.is_closed(ctx.session, ctx.eng_id, entry.work_date):
         raise InvalidState(
             ctx.tr(
                 "{m} 已结算关闭，不能撤销。",
@@ -211,16 +206,16 @@ def adjust(ctx: Context, cmd: Parsed) -> None:
     minutes = sign * _minutes(ctx, duration)
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=False)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
-    total = day_total(ctx.session, ctx.eng.id or 0, worker.id or 0, day) + minutes
+    total = day_total(ctx.session, ctx.eng_id, worker.id or 0, day) + minutes
     if total < 0:
         raise InvalidState(ctx.tr("调整后 {n} {d} 的合计会小于 0。", "That would leave {n} below zero on {d}.",
                                   n=worker.name, d=day))  # fmt: skip
     limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     reason = cmd.arg("reason").strip()
     entry = WorkLog(
-        engagement_id=ctx.eng.id or 0, person_id=worker.id or 0, level=worker.level or "", work_date=day,
+        engagement_id=ctx.eng_id, person_id=worker.id or 0, level=worker.level or "", work_date=day,
         minutes=minutes, target_kind=target.kind, target_ref=target.ref, note=reason, kind="adjustment",
-        created_by_id=ctx.person.id or 0, created_at=ctx.now,
+        created_by_id=ctx.person_id, created_at=ctx.now,
     )  # fmt: skip
     ctx.session.add(entry)
     ctx.session.flush()
@@ -230,27 +225,27 @@ def adjust(ctx: Context, cmd: Parsed) -> None:
                   n=worker.name, d=day, s="+" if minutes > 0 else "-", m=pd(ctx, abs(minutes)), t=target.label, r=reason)  # fmt: skip
     ctx.reply(text, "worklog.adjusted", target.ref)
     ctx.notify(worker, f"{ctx.eng.code} {text}", "worklog.adjusted", target.ref)
-    budget.alert_crossings(ctx.session, ctx.eng, ctx.now, ctx.locale)
+    budget.alert_crossings(ctx)
 
 
-def remind(job: JobContext) -> None:
+def remind(run: Run) -> None:
     """On working days after the reminder time, engineers with nothing logged that day hear once."""
-    with transaction(job.engine) as session:
-        for engagement in session.execute(select(Engagement)).scalars():
-            local = clock.local(job.now, engagement.timezone)
-            reminder = time.fromisoformat((engagement.rules or {}).get("log_reminder", "18:30"))
-            day = local.date()
-            if local.time() < reminder or not engagement.start_date <= day <= engagement.end_date:
-                continue
-            if not business(engagement).is_working_day(day):
-                continue
-            _remind_engagement(session, engagement, day, job.now)
+    run.each_engagement(_remind_engagement)
 
 
-def _remind_engagement(session: Session, engagement: Engagement, day: date, now: datetime) -> None:
+def _remind_engagement(ctx: Context) -> None:
+    session, engagement = ctx.session, ctx.eng
+    local = clock.local(ctx.now, engagement.timezone)
+    policy = policy_of(engagement)
+    reminder = policy.worklog.log_reminder
+    day = local.date()
+    if local.time() < reminder or not engagement.start_date <= day <= engagement.end_date:
+        return
+    if not policy.calendar.is_working_day(day):
+        return
     logged = set(session.execute(
-        select(WorkLog.person_id).where(WorkLog.engagement_id == engagement.id, WorkLog.work_date == day,
-                                        WorkLog.voided_at.is_(None))  # type: ignore[union-attr]
+        select(col(WorkLog.person_id)).where(col(WorkLog.engagement_id) == engagement.id,
+                                             col(WorkLog.work_date) == day, col(WorkLog.voided_at).is_(None))
     ).scalars())  # fmt: skip
     for person in notify.people_with_roles(session, engagement.id or 0, {"engineer"}):
         if person.id in logged:
@@ -258,8 +253,8 @@ def _remind_engagement(session: Session, engagement: Engagement, day: date, now:
         text = tr(engagement.locale, "📝 {c}：{d} 还没有报工。发送 /报工 时长 对象 说明，例如 /报工 1天 svc=ops_monitoring 日常巡检",
                   "📝 {c}: nothing logged for {d} yet. Send /log DURATION TARGET NOTE, e.g. /log 1d svc=ops_monitoring daily checks",
                   c=engagement.code, d=day)  # fmt: skip
-        notify.to_person(session, engagement, person, now=now, kind="worklog.reminder", text=text,
-                         dedupe_key=f"worklog:{engagement.code}:reminder:{day}")  # fmt: skip
+        ctx.notify(person, text, "worklog.reminder",
+                   dedupe_key=f"worklog:{engagement.code}:reminder:{day}")  # fmt: skip
 
 
 _TARGET = Arg(

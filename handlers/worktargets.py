@@ -2,7 +2,7 @@
 
 A target must be written and in scope: a ticket in scope (`T-7`), a task of the signed scope
 (`K-3`), an effective change request (`CR-2`), or a service line of the SOW (`svc=…`).
-Tasks and change requests plug in by adding a resolver to `RESOLVERS`.
+`RESOLVERS` lists how each kind of reference is looked up.
 """
 
 from __future__ import annotations
@@ -11,13 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.commands import Ref
 from bot.context import Context
 from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise
 from domain.catalog import SERVICES
-from storage.models import Ticket
+from domain.lifecycles import change_requests as cr_life
+from domain.lifecycles import tasks as task_life
+from handlers import change_text
+from handlers.change_requests import find_cr
+from handlers.scope import find_task
+from storage.models import ChangeRequest, Ticket
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,9 @@ _KINDS = {"T": ("工单", "ticket"), "K": ("任务", "task"), "CR": ("变更单"
 
 def _ticket(ctx: Context, ref: Ref) -> WorkTarget:
     ticket = ctx.session.execute(
-        select(Ticket).where(Ticket.engagement_id == ctx.eng.id, Ticket.number == ref.number)
+        select(Ticket).where(
+            col(Ticket.engagement_id) == ctx.eng.id, col(Ticket.number) == ref.number
+        )
     ).scalar_one_or_none()
     if ticket is None:
         raise NotFound(ctx.tr("没有工单 {r}。", "There is no ticket {r}.", r=ref))
@@ -44,7 +52,31 @@ def _ticket(ctx: Context, ref: Ref) -> WorkTarget:
     return WorkTarget("ticket", str(ref), f"{ref} {ticket.title}")
 
 
-RESOLVERS: dict[str, Resolver] = {"T": _ticket}
+def _task(ctx: Context, ref: Ref) -> WorkTarget:
+    task = find_task(ctx, ref)
+    state = task_life.scope_state(
+        task.baseline_version is not None, task.change_request_id is not None
+    )
+    in_scope = task_life.TASK_SCOPE.can(state, task_life.LOG_WORK)
+    if task.change_request_id is not None:  # and its change request is still effective
+        cr = ctx.session.get(ChangeRequest, task.change_request_id)
+        in_scope = cr is not None and cr_life.CHANGE_REQUEST.can(cr.status, cr_life.LOG_WORK)
+    if not in_scope:
+        raise InvalidState(ctx.tr("{r} 还不在双方签署的范围内：先 /范围 签署。",
+                                  "{r} is not in the signed scope yet: /scope sign first.", r=ref))  # fmt: skip
+    return WorkTarget("task", task.ref, f"{task.ref} {task.title}")
+
+
+def _change_request(ctx: Context, ref: Ref) -> WorkTarget:
+    cr = find_cr(ctx, ref)
+    if not cr_life.CHANGE_REQUEST.can(cr.status, cr_life.LOG_WORK):
+        raise InvalidState(ctx.tr("{r} 还没有双方签署生效（{s}）：不能报工。签署：/签署 {r}",
+                                  "{r} is not effective yet ({s}): no work against it. Sign: /sign {r}",
+                                  r=cr.ref, s=change_text.status_name(cr.status, ctx.locale)))  # fmt: skip
+    return WorkTarget("cr", cr.ref, f"{cr.ref} {cr.title}")
+
+
+RESOLVERS: dict[str, Resolver] = {"T": _ticket, "K": _task, "CR": _change_request}
 
 
 def resolve(ctx: Context, ref: Ref | None, service: str | None) -> WorkTarget:

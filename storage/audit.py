@@ -67,7 +67,9 @@ def append(
     """Add one entry at the end of the chain, in the caller's transaction."""
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    last = session.execute(select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1))
+    last = session.execute(
+        select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+    )
     prev_hash = last.scalar() or GENESIS
     body = canonical(data or {})
     at = at.astimezone(UTC)
@@ -175,7 +177,9 @@ def check_anchors(
     with Session(engine) as session:
         for start in range(0, len(wanted), batch):
             ids = {a.position for a in wanted[start : start + batch] if a.position <= _MAX_ID}
-            query = select(col(AuditEntry.id), col(AuditEntry.hash)).where(col(AuditEntry.id).in_(ids))
+            query = select(col(AuditEntry.id), col(AuditEntry.hash)).where(
+                col(AuditEntry.id).in_(ids)
+            )
             hashes.update({int(i): str(h) for i, h in session.execute(query).all()})
         last = head(session)
     end = f"the chain ends at #{last.id}" if last is not None else "the log is empty"

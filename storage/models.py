@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
+# An engagement's language unless it says otherwise (the same as `bot.i18n.DEFAULT_LOCALE`).
+DEFAULT_LOCALE = "zh-CN"
+
 
 def _when(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
@@ -28,7 +31,7 @@ class Engagement(SQLModel, table=True):
     client: str
     vendor: str
     timezone: str = "Asia/Shanghai"
-    locale: str = "zh-CN"
+    locale: str = DEFAULT_LOCALE
     start_date: date
     end_date: date
     services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -133,7 +136,7 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     # The engagement's locale when written: the channel's fixed words (card titles, buttons).
     locale: str = Field(
-        default="zh-CN", max_length=16, sa_column_kwargs={"server_default": "zh-CN"}
+        default=DEFAULT_LOCALE, max_length=16, sa_column_kwargs={"server_default": DEFAULT_LOCALE}
     )
     dedupe_key: str | None = Field(default=None, unique=True)
     status: str = "pending"  # pending | sending | sent | failed | unknown (see storage.outbox)
@@ -281,22 +284,25 @@ class WorkLog(SQLModel, table=True):
 
 
 class Period(SQLModel, table=True):
-    """A month's two-party close (人天结算): the PM closes, the client approver confirms."""
+    """A month's two-party close (人天结算): the PM closes, the client approver confirms.
+
+    Who closed and who confirmed, when, on which statement: the `Signature` rows whose
+    subject is the month; reopening voids the PM's.
+    """
 
     __table_args__ = (UniqueConstraint("engagement_id", "month"),)
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
     month: str  # YYYY-MM
-    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
-    closed_at: datetime | None = _when(nullable=True)
-    confirmed_by_id: int | None = Field(default=None, foreign_key="person.id")
-    confirmed_at: datetime | None = _when(nullable=True)
-    content_hash: str = ""
+    status: str = Field(  # open | closed | locked (domain.lifecycles.periods)
+        default="open", max_length=16, sa_column_kwargs={"server_default": "open"}
+    )
+    content_hash: str = ""  # the statement both parties signed, once locked
 
     @property
     def locked(self) -> bool:
-        return self.confirmed_at is not None
+        return self.status == "locked"
 
 
 class Task(SQLModel, table=True):
@@ -360,7 +366,8 @@ class Baseline(SQLModel, table=True):
 
 
 class Signature(SQLModel, table=True):
-    """One party's signature on a subject (`scope`, `CR-2`, `D-4`) as it stood (`content_hash`).
+    """One party's signature on a subject (`scope`, `CR-2`, `D-4`, the month `2026-11` of a
+    monthly close) as it stood (`content_hash`).
 
     A signature whose subject changed afterwards is voided, never deleted.
     """

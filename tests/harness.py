@@ -61,7 +61,7 @@ class ConsoleHarness:
 
     def tick(self) -> list[tuple[str, bool]]:
         """`rentian tick`: run the scheduler jobs due now."""
-        return tick(self.runtime.engine, self.runtime.jobs)
+        return tick(self.runtime.engine, self.runtime.jobs, self.runtime.vocabulary)
 
     def kinds(self, **filters: str) -> list[tuple[str, str, str]]:
         """(kind, recipient_type, recipient) of outbox rows, oldest first."""

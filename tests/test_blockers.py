@@ -9,13 +9,15 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select, update
 
+from app.commands import all_commands, all_jobs
 from app.runtime import Runtime
 from bot import clock
 from bot.bus import Bus
-from bot.commands import Registry
-from bot.scheduler import JobContext
-from domain.sla import business_calendar
-from handlers import all_commands, all_jobs, blockers
+from bot.registry import Registry
+from bot.scheduler import Run
+from domain.policy import policy_of
+from domain.sla import calendars
+from handlers import blockers
 from storage.db import transaction
 from storage.models import AuditEntry, Blocker, Engagement, Person, Task
 from tests.harness import ConsoleHarness
@@ -31,8 +33,9 @@ def runtime(runtime: Runtime) -> Runtime:
     if "block" not in {c.name for c in commands}:
         commands = [*commands, *blockers.COMMANDS]
     runtime.registry = Registry(commands)
-    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names,
-                      vocabulary=runtime.vocabulary)
+    runtime.bus = Bus(
+        runtime.engine, runtime.registry, runtime.settings.bot.names, vocabulary=runtime.vocabulary
+    )
     runtime.jobs = list({job.name: job for job in [*all_jobs(), *blockers.JOBS]}.values())
     return runtime
 
@@ -55,7 +58,7 @@ def add_task(harness: ConsoleHarness, number: int = 1, title: str = "数据同�
 
 
 def escalate(harness: ConsoleHarness) -> None:
-    blockers.escalate(JobContext(harness.runtime.engine, clock.now()))
+    blockers.escalate(Run(harness.runtime.engine, clock.now(), harness.runtime.vocabulary))
 
 
 def escalations(harness: ConsoleHarness) -> list[tuple[str, str, str]]:
@@ -259,7 +262,7 @@ def test_escalation_follows_the_engagement_calendar(demo: ConsoleHarness) -> Non
     demo.one("liuyang", VPN)
     with transaction(demo.runtime.engine) as session:
         engagement = session.execute(select(Engagement)).scalar_one()
-        calendar = business_calendar(engagement.calendar, engagement.timezone)
+        calendar = policy_of(engagement).calendar
     assert not calendar.is_working_day(date(2027, 1, 4))  # the client's shutdown day
     due = blocker(demo).next_check_at
     assert due == calendar.add(clock.parse_instant("2026-12-30T16:00:00+08:00"), 24 * 60)
@@ -308,7 +311,7 @@ def test_time_lost_by_task_counts_client_blockers_open_or_cleared(demo: ConsoleH
 
 
 def test_age_minutes_is_working_time_until_cleared() -> None:
-    calendar = business_calendar({}, "Asia/Shanghai")
+    calendar = calendars({}, "Asia/Shanghai")["business"]
     opened = clock.parse_instant(FRIDAY)
     row = Blocker(engagement_id=1, number=1, description="x", opened_by="a", opened_at=opened)
     assert (

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.commands import all_commands
 from app.runtime import Runtime
 from bot import clock
 from bot.bus import Bus
-from bot.commands import Arg, Command, Registry
-from handlers import all_commands, delivery
+from bot.commands import Arg, Command
+from bot.registry import Registry
+from handlers import closeout, delivery
 from storage.audit import canonical
 from storage.db import transaction
 from storage.models import (
@@ -40,12 +42,13 @@ def _with_delivery(runtime: Runtime) -> None:
     extra = [c for c in delivery.COMMANDS if c.name not in names]
     if "reject" not in names:  # the shared /reject (change requests) calls the same hook
         extra.append(Command("reject", ("驳回",), ("", ""),
-                             lambda ctx, cmd: delivery.reject_deliverable(ctx, cmd.arg("ref"), cmd.arg("reason")),
+                             lambda ctx, cmd: delivery.reject(ctx, cmd.arg("ref"), cmd.arg("reason")),
                              args=(Arg("ref", "ref", ("", ""), prefixes=("D",)), Arg("reason", "text", ("", ""))),
                              roles=frozenset({"client_approver", "vendor_pm"})))  # fmt: skip
     runtime.registry = Registry([*all_commands(), *extra])
-    runtime.bus = Bus(runtime.engine, runtime.registry, runtime.settings.bot.names,
-                      vocabulary=runtime.vocabulary)
+    runtime.bus = Bus(
+        runtime.engine, runtime.registry, runtime.settings.bot.names, vocabulary=runtime.vocabulary
+    )
 
 
 def _seed(harness: ConsoleHarness, code: str) -> None:
@@ -205,25 +208,24 @@ def test_closeout_lists_what_is_missing_then_says_ready(zh: ConsoleHarness) -> N
     zh.one("wangli", '/培训 "运维交接" 2027-01-08')
     with transaction(zh.runtime.engine) as session:
         eid = session.execute(select(Engagement.id)).scalar_one()
-        now = clock.now()
-        session.add(Period(engagement_id=eid, month="2026-11", closed_at=now, confirmed_at=now))
-        session.add(Period(engagement_id=eid, month="2026-12", closed_at=now))  # not yet confirmed
+        session.add(Period(engagement_id=eid, month="2026-11", status="locked"))
+        session.add(Period(engagement_id=eid, month="2026-12", status="closed"))  # unconfirmed
     almost = zh.one("liuyang", "/closeout").text
     assert "2026-12" in almost and "2026-11" not in almost and "D-1" not in almost
     with transaction(zh.runtime.engine) as session:
         december = session.execute(select(Period).where(Period.month == "2026-12")).scalar_one()
-        december.confirmed_at = clock.now()
+        december.status = "locked"
     ready = zh.one("liuyang", "/结项")
     assert ready.kind == "closeout" and "DEMO-2026 可以结项" in ready.text
 
 
 def test_months_to_sign() -> None:
     start, end = date(2026, 11, 1), date(2027, 4, 30)
-    assert delivery.months_to_sign(start, end, date(2026, 11, 30)) == []
-    assert delivery.months_to_sign(start, end, date(2026, 12, 1)) == ["2026-11"]
-    assert delivery.months_to_sign(start, end, date(2027, 1, 10)) == ["2026-11", "2026-12"]
+    assert closeout.months_to_sign(start, end, date(2026, 11, 30)) == []
+    assert closeout.months_to_sign(start, end, date(2026, 12, 1)) == ["2026-11"]
+    assert closeout.months_to_sign(start, end, date(2027, 1, 10)) == ["2026-11", "2026-12"]
     assert (
-        delivery.months_to_sign(start, end, date(2028, 6, 1))[-1] == "2027-04"
+        closeout.months_to_sign(start, end, date(2028, 6, 1))[-1] == "2027-04"
     )  # not past the end
 
 

@@ -20,6 +20,11 @@ import pytest
 from sqlalchemy import Engine
 
 from adapters import dingtalk
+from adapters.dingtalk.adapter import DingtalkAdapter
+from adapters.dingtalk.client import DingtalkSender
+from adapters.dingtalk.parse import parse
+from adapters.dingtalk.render import render
+from adapters.dingtalk.signature import sign
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
@@ -113,7 +118,7 @@ def signed(*, secret: str = SECRET, age: timedelta = timedelta(0)) -> dict[str, 
     fewer than a thousand; each test has a database of its own)."""
     earlier = timedelta(milliseconds=next(_callbacks) % 1000)
     timestamp = str(int((clock.now() - age - earlier).timestamp() * 1000))
-    return {"timestamp": timestamp, "sign": dingtalk.sign(timestamp, secret)}
+    return {"timestamp": timestamp, "sign": sign(timestamp, secret)}
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -231,7 +236,7 @@ async def test_malformed_callbacks_are_refused(rt: Runtime, client: httpx.AsyncC
     assert (await client.post(url, json=body)).status_code == 400  # no signature headers
     only_ts = {"timestamp": signed()["timestamp"]}
     assert (await client.post(url, json=body, headers=only_ts)).status_code == 400
-    not_a_number = {"timestamp": "yesterday", "sign": dingtalk.sign("yesterday", SECRET)}
+    not_a_number = {"timestamp": "yesterday", "sign": sign("yesterday", SECRET)}
     assert (await client.post(url, json=body, headers=not_a_number)).status_code == 401
     for junk in (b"not json", b"\xff\xfe", b"", b"[1, 2]"):
         response = await client.post(url, content=junk, headers=signed())
@@ -256,13 +261,13 @@ async def test_permissions_follow_the_sender_identity(
 
 def test_sign_matches_dingtalks_test_vector() -> None:
     expected = "hmPWwU+7lVdm3ZZz0r9tSfx0L4Q26jWOZr9+Gs6EZQM="
-    assert dingtalk.sign("1577262236757", "this is secret") == expected
+    assert sign("1577262236757", "this is secret") == expected
 
 
 def test_parse_keeps_ids_strips_the_bot_and_ignores_what_is_not_text() -> None:
     body = callback(" /status ", msg_id="42")  # as DingTalk delivers it: the @robot removed
     body["atUsers"].append({"dingtalkId": "$:other", "staffId": SUN_WEI})
-    inbound = dingtalk.parse(body, now=clock.now())
+    inbound = parse(body, now=clock.now())
     assert inbound is not None
     assert (inbound.chat_id, inbound.chat_type, inbound.sender_id) == (
         GROUP,
@@ -275,18 +280,18 @@ def test_parse_keeps_ids_strips_the_bot_and_ignores_what_is_not_text() -> None:
     assert bot.is_bot and not pm.is_bot and pm.external_id == SUN_WEI
     assert inbound.raw["session_webhook"].startswith("https://oapi.dingtalk.com/")
     assert inbound.raw["session_webhook_expired_time"] > 0
-    direct = dingtalk.parse(callback("/help", group=False, at_bot=False), now=clock.now())
+    direct = parse(callback("/help", group=False, at_bot=False), now=clock.now())
     assert direct is not None and (direct.chat_id, direct.chat_type) == (WANG_LI, ChatType.DIRECT)
     assert direct.text == "/help"
-    typed = dingtalk.parse(callback("@Rentian  /help", msg_id="44"), now=clock.now())
+    typed = parse(callback("@Rentian  /help", msg_id="44"), now=clock.now())
     assert typed is not None and typed.text == "/help"  # only the robot mentioned: stripped
     other = callback("@孙伟 /status", msg_id="43")  # the robot and 孙伟: 孙伟's @ stays
     other["atUsers"].append({"dingtalkId": "$:other", "staffId": SUN_WEI})
-    kept = dingtalk.parse(other, now=clock.now())
+    kept = parse(other, now=clock.now())
     assert kept is not None and kept.text == "@孙伟 /status"
-    assert dingtalk.parse(callback("", msgtype="picture"), now=clock.now()) is None
-    assert dingtalk.parse({"atUsers": "nonsense"}, now=clock.now()) is None
-    assert dingtalk.parse("not a dict", now=clock.now()) is None
+    assert parse(callback("", msgtype="picture"), now=clock.now()) is None
+    assert parse({"atUsers": "nonsense"}, now=clock.now()) is None
+    assert parse("not a dict", now=clock.now()) is None
 
 
 # -- outbound ----------------------------------------------------------------------------
@@ -346,11 +351,11 @@ async def test_wrong_credentials_are_refused_and_unreachable_is_a_network_error(
 ) -> None:
     wrong = rt.settings.dingtalk.model_copy(update={"client_secret": "wrong"})
     with pytest.raises(PlatformRefused) as refused:
-        await dingtalk.DingtalkSender(wrong).send(outgoing())
+        await DingtalkSender(wrong).send(outgoing())
     assert not refused.value.retryable and "clientSecret" in str(refused.value)
     gone = rt.settings.dingtalk.model_copy(update={"api_base": "http://127.0.0.1:9"})
     with pytest.raises(NetworkError):
-        await dingtalk.DingtalkSender(gone).send(outgoing())
+        await DingtalkSender(gone).send(outgoing())
 
 
 # -- stream mode ---------------------------------------------------------------------------
@@ -365,7 +370,7 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 @pytest.fixture
-async def stream(rt: Runtime, fake: FakeDingtalk) -> AsyncIterator[dingtalk.DingtalkAdapter]:
+async def stream(rt: Runtime, fake: FakeDingtalk) -> AsyncIterator[DingtalkAdapter]:
     section = rt.settings.dingtalk.model_copy(update={"mode": "stream"})
     adapter = dingtalk.create(rt.settings.model_copy(update={"dingtalk": section}))
 
@@ -381,7 +386,7 @@ async def stream(rt: Runtime, fake: FakeDingtalk) -> AsyncIterator[dingtalk.Ding
 
 
 async def test_stream_frame_reaches_the_bus_and_is_acked_after_the_commit(
-    rt: Runtime, fake: FakeDingtalk, stream: dingtalk.DingtalkAdapter
+    rt: Runtime, fake: FakeDingtalk, stream: DingtalkAdapter
 ) -> None:
     (opened,) = fake.gateway_requests
     assert (opened["clientId"], opened["clientSecret"]) == (CLIENT_ID, SECRET)
@@ -401,7 +406,7 @@ async def test_stream_frame_reaches_the_bus_and_is_acked_after_the_commit(
 async def test_stream_answers_pings_quietly_and_survives_junk_frames(
     rt: Runtime,
     fake: FakeDingtalk,
-    stream: dingtalk.DingtalkAdapter,
+    stream: DingtalkAdapter,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -419,7 +424,7 @@ async def test_stream_answers_pings_quietly_and_survives_junk_frames(
 
 
 async def test_stream_messages_may_sign(
-    rt: Runtime, fake: FakeDingtalk, stream: dingtalk.DingtalkAdapter
+    rt: Runtime, fake: FakeDingtalk, stream: DingtalkAdapter
 ) -> None:
     """DingTalk authenticated the connection we opened: what comes through it may sign."""
     for number, (sender, text) in enumerate([
@@ -434,7 +439,7 @@ async def test_stream_messages_may_sign(
 
 
 async def test_stream_reconnects_after_the_gateway_drops_it(
-    rt: Runtime, fake: FakeDingtalk, stream: dingtalk.DingtalkAdapter
+    rt: Runtime, fake: FakeDingtalk, stream: DingtalkAdapter
 ) -> None:
     fake.drop()
     await until(lambda: len(fake.gateway_requests) == 2 and fake.connected == 1)
@@ -453,22 +458,22 @@ def clicked(url: str) -> str:
 
 
 def test_decisions_render_as_action_cards_with_command_buttons() -> None:
-    call = dingtalk.render(outgoing(kind="cr.estimated", ref="CR-1", text="合计 5 人天"), ROBOT)
+    call = render(outgoing(kind="cr.estimated", ref="CR-1", text="合计 5 人天"), ROBOT)
     param = json.loads(call.body["msgParam"])
     assert call.body["msgKey"] == "sampleActionCard2" and call.path == GROUP_PATH
     assert param["title"] == "变更单待签署 CR-1" and "合计 5 人天" in param["text"]
     assert (param["actionTitle1"], clicked(param["actionURL1"])) == ("签署", "/签署 CR-1")
     assert (param["actionTitle2"], clicked(param["actionURL2"])) == ("驳回", "/驳回 CR-1 卡片驳回")
     english = outgoing(kind="delivery.submitted", ref="D-1", locale="en")
-    param = json.loads(dingtalk.render(english, ROBOT).body["msgParam"])
+    param = json.loads(render(english, ROBOT).body["msgParam"])
     assert (param["actionTitle1"], clicked(param["actionURL1"])) == ("Accept", "/accept D-1")
     assert clicked(param["actionURL2"]) == "/reject D-1 rejected from the card"
     breach = outgoing(kind="sla.breach", ref="T-3", recipient_type="person", address=ZHOU_MIN)
-    call = dingtalk.render(breach, ROBOT)
+    call = render(breach, ROBOT)
     param = json.loads(call.body["msgParam"])
     assert call.body["msgKey"] == "sampleActionCard" and call.path == DIRECT_PATH
     assert (param["singleTitle"], clicked(param["singleURL"])) == ("响应", "/响应 T-3")
-    assert dingtalk.render(outgoing(kind="cr.estimated"), ROBOT).body["msgKey"] == "sampleText"
+    assert render(outgoing(kind="cr.estimated"), ROBOT).body["msgKey"] == "sampleText"
 
 
 async def test_a_card_button_runs_its_command_as_the_person_who_clicked(

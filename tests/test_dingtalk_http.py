@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
-from adapters import dingtalk
+from adapters.dingtalk.signature import sign
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
@@ -42,7 +42,7 @@ HTTP_ENGAGEMENT = ENGAGEMENT.replace(
 def pair(at: datetime) -> dict[str, str]:
     """The `timestamp` and `sign` headers DingTalk sends with a callback made at `at`."""
     timestamp = str(int(at.timestamp() * 1000))
-    return {"timestamp": timestamp, "sign": dingtalk.sign(timestamp, SECRET)}
+    return {"timestamp": timestamp, "sign": sign(timestamp, SECRET)}
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -161,7 +161,7 @@ async def test_a_forged_or_stale_pair_is_not_remembered(
     runtime_with: Callable[..., Runtime], http: httpx.AsyncClient
 ) -> None:
     runtime = runtime_with()
-    forged = {"timestamp": pair(clock.now())["timestamp"], "sign": dingtalk.sign("1", "guess")}
+    forged = {"timestamp": pair(clock.now())["timestamp"], "sign": sign("1", "guess")}
     stale = pair(clock.now() - timedelta(minutes=10))
     for headers in (forged, stale):
         response = await http.post(PATH, json=message("/进度", sender=SUN_WEI), headers=headers)

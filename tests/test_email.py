@@ -21,7 +21,12 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from adapters import email as mail_adapter
-from adapters.email_parse import read, strip_quotes
+from adapters.email import parse as mail_parse
+from adapters.email.body import strip_quotes
+from adapters.email.client import EmailSender
+from adapters.email.imap import Throttle
+from adapters.email.mail import read
+from adapters.email.render import render
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
@@ -85,7 +90,7 @@ def raw_mail(subject: str, body: str, *, sender: str = CLIENT, charset: str = "u
 
 
 def parse(raw: bytes) -> Inbound | None:
-    return mail_adapter.parse(raw, address=SUPPORT, now=clock.now())
+    return mail_parse.parse(raw, address=SUPPORT, now=clock.now())
 
 
 # -- pure: parsing ----------------------------------------------------------------------------
@@ -99,7 +104,7 @@ def test_chinese_subject_and_gbk_body_decode() -> None:
     assert inbound.raw["subject"] == "【紧急】数据库宕机"
     assert inbound.text == "生产库连接不上\n请尽快处理"
     assert inbound.sender_id == CLIENT and inbound.chat_id == SUPPORT
-    assert [i.text for i in mail_adapter.commands(inbound)] == ["/工单 P1 数据库宕机"]
+    assert [i.text for i in mail_parse.commands(inbound)] == ["/工单 P1 数据库宕机"]
 
 
 def test_gb2312_label_with_gbk_characters_and_rfc2047_gb2312_subject() -> None:
@@ -193,23 +198,23 @@ def test_a_reply_threads_by_our_message_id_then_by_subject_token() -> None:
         raw_mail("Re: 你好", "/响应 T-4\n已看到\n> 旧", In_Reply_To="<rentian.T-4.9@example.test>")
     )
     assert by_id is not None and by_id.raw["ticket"] == "T-4"
-    steps = mail_adapter.commands(by_id)
+    steps = mail_parse.commands(by_id)
     assert [s.text for s in steps] == ["/响应 T-4", "/备注 T-4 已看到"]
     assert steps[0].event_id == by_id.event_id and steps[1].event_id == f"{by_id.event_id}#1"
     by_subject = parse(raw_mail("Re: [T-7] 报表导出超时", "日志已上传"))
     assert by_subject is not None
-    assert [s.text for s in mail_adapter.commands(by_subject)] == ["/备注 T-7 日志已上传"]
+    assert [s.text for s in mail_parse.commands(by_subject)] == ["/备注 T-7 日志已上传"]
     new = parse(raw_mail("Re: [P2] 报表导出超时", "详情"))
-    assert new is not None and [s.text for s in mail_adapter.commands(new)] == [
+    assert new is not None and [s.text for s in mail_parse.commands(new)] == [
         "/工单 P2 报表导出超时"
     ]
 
 
 def test_render_threads_the_answer_and_marks_it_automatic() -> None:
-    handle = mail_adapter.reply_handle("<a1@client.example>", CLIENT)
+    handle = mail_parse.reply_handle("<a1@client.example>", CLIENT)
     reply = Outgoing(id=12, channel="email", recipient_type="chat", address=SUPPORT,
                      kind="ticket.opened", ref="T-3", text="🎫 已开单 T-3\n截止", reply_to=handle)  # fmt: skip
-    msg = mail_adapter.render(reply, address=SUPPORT)
+    msg = render(reply, address=SUPPORT)
     assert msg is not None
     assert (msg["To"], msg["From"], msg["Subject"]) == (CLIENT, SUPPORT, "[T-3] 🎫 已开单 T-3")
     assert (msg["Message-ID"], msg["In-Reply-To"]) == (
@@ -220,13 +225,13 @@ def test_render_threads_the_answer_and_marks_it_automatic() -> None:
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     alert = Outgoing(id=13, channel="email", recipient_type="person", address=ENGINEER,
                      kind="sla.breach", ref="T-3", text="超时")  # fmt: skip
-    sent = mail_adapter.render(alert, address=SUPPORT)
+    sent = render(alert, address=SUPPORT)
     assert (
         sent is not None and sent["To"] == ENGINEER and sent["Auto-Submitted"] == "auto-generated"
     )
     post = Outgoing(id=14, channel="email", recipient_type="chat", address=SUPPORT,
                     kind="progress.sync", ref="", text="进度")  # fmt: skip
-    assert mail_adapter.render(post, address=SUPPORT) is None  # no group to post in
+    assert render(post, address=SUPPORT) is None  # no group to post in
 
 
 async def test_an_unreachable_smtp_server_is_a_network_error() -> None:
@@ -236,7 +241,7 @@ async def test_an_unreachable_smtp_server_is_a_network_error() -> None:
         id=1, channel="email", recipient_type="person", address=CLIENT, kind="k", ref="", text="x"
     )
     with pytest.raises(NetworkError):
-        await mail_adapter.EmailSender(closed).send(message)
+        await EmailSender(closed).send(message)
 
 
 def _closed_port() -> int:
@@ -246,7 +251,7 @@ def _closed_port() -> int:
 
 
 def test_the_throttle_stops_a_sender_after_the_hourly_limit() -> None:
-    throttle = mail_adapter.Throttle(limit=2)
+    throttle = Throttle(limit=2)
     start = clock.now()
     assert [throttle.allow(CLIENT, start + timedelta(minutes=m)) for m in (0, 1, 2)] == [
         True,

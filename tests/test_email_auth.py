@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from adapters import email as mail_adapter
-from adapters.email_parse import AuthResult, authentication_results, read, vouched_by
+from adapters.email import parse as mail_parse
+from adapters.email.authres import AuthResult, authentication_results, vouched_by
+from adapters.email.mail import read
 from app.runtime import build
 from bot import clock
 from bot.assurance import Assurance
@@ -174,7 +175,7 @@ def test_without_an_authserv_id_no_header_is_trusted() -> None:
 
 def test_parse_sets_the_assurance() -> None:
     def assurance(*results: str, authserv_id: str = AUTHSERV) -> Assurance:
-        inbound = mail_adapter.parse(mail_with(*results), address=SUPPORT, now=clock.now(),
+        inbound = mail_parse.parse(mail_with(*results), address=SUPPORT, now=clock.now(),
                                      authserv_id=authserv_id)  # fmt: skip
         assert inbound is not None
         return inbound.assurance
@@ -183,10 +184,10 @@ def test_parse_sets_the_assurance() -> None:
     assert assurance(SPOOFED) == Assurance.ADDRESS
     assert assurance(VOUCHED, authserv_id="") == Assurance.ADDRESS
     assert assurance() == Assurance.ADDRESS
-    inbound = mail_adapter.parse(mail_with(VOUCHED), address=SUPPORT, now=clock.now(),
+    inbound = mail_parse.parse(mail_with(VOUCHED), address=SUPPORT, now=clock.now(),
                                  authserv_id=AUTHSERV)  # fmt: skip
     assert inbound is not None
-    assert {step.assurance for step in mail_adapter.commands(inbound)} == {Assurance.DOMAIN}
+    assert {step.assurance for step in mail_parse.commands(inbound)} == {Assurance.DOMAIN}
 
 
 # -- the engagement key -------------------------------------------------------------------------

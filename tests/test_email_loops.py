@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from adapters import email as mail_adapter
+from adapters.email import parse as mail_parse
 from app.runtime import build
 from bot import clock
 from config.settings import Settings
@@ -111,7 +111,7 @@ PEOPLE = {
 
 
 def parse(raw: bytes) -> object:
-    return mail_adapter.parse(raw, address=SUPPORT, now=clock.now())
+    return mail_parse.parse(raw, address=SUPPORT, now=clock.now())
 
 
 @pytest.mark.parametrize("raw", AUTOMATIC.values(), ids=AUTOMATIC.keys())

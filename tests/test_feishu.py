@@ -20,6 +20,8 @@ from Crypto.Cipher import AES
 from sqlalchemy import Engine
 
 from adapters import feishu
+from adapters.feishu.parse import parse
+from adapters.feishu.render import render
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
@@ -268,7 +270,7 @@ def test_parse_resolves_mentions_and_marks_the_bot() -> None:
         "@_user_1 /assign T-1 @_user_2",
         mentions=[mention("@_user_1", "人天", "ou_bot"), mention("@_user_2", "Zhao Gang", "ou_zg")],
     )
-    inbound = feishu.parse(event, now=clock.now(), bot_names=NAMES)
+    inbound = parse(event, now=clock.now(), bot_names=NAMES)
     assert inbound is not None
     assert inbound.text == "@人天 /assign T-1 @ZhaoGang"
     assert inbound.mentions == (
@@ -296,17 +298,17 @@ def test_parse_rich_text_direct_chats_and_what_it_ignores() -> None:
     }  # fmt: skip
     event = message_event("", message_type="post", content=post_content, chat_type="p2p",
                           mentions=[mention("@_user_1", "人天", "ou_bot")])  # fmt: skip
-    inbound = feishu.parse(event, now=clock.now(), bot_names=NAMES)
+    inbound = parse(event, now=clock.now(), bot_names=NAMES)
     assert inbound is not None and inbound.chat_type == ChatType.DIRECT
     assert inbound.text == "@人天 /工单 P3 链接\n第二行"
     image = message_event("", message_type="image", content={"image_key": "img_1"})
-    assert feishu.parse(image, now=clock.now(), bot_names=NAMES) is None
+    assert parse(image, now=clock.now(), bot_names=NAMES) is None
     from_app = message_event("/help")
     from_app["event"]["sender"]["sender_type"] = "app"
-    assert feishu.parse(from_app, now=clock.now(), bot_names=NAMES) is None
+    assert parse(from_app, now=clock.now(), bot_names=NAMES) is None
     broken = message_event("", content=None)
     broken["event"]["message"]["content"] = "{not json"
-    assert feishu.parse(broken, now=clock.now(), bot_names=NAMES) is None
+    assert parse(broken, now=clock.now(), bot_names=NAMES) is None
 
 
 # -- outbound ----------------------------------------------------------------------------
@@ -387,19 +389,19 @@ async def test_unreachable_feishu_is_a_network_error(rt: Runtime) -> None:
 
 
 def test_decisions_render_as_cards_whose_buttons_carry_the_command() -> None:
-    msg_type, content = feishu.render(outgoing(kind="cr.estimated", ref="CR-1", text="评估 3 人天"))
+    msg_type, content = render(outgoing(kind="cr.estimated", ref="CR-1", text="评估 3 人天"))
     assert msg_type == "interactive"
     card = json.loads(content)
     (buttons,) = [e["actions"] for e in card["elements"] if e["tag"] == "action"]
     assert [b["value"]["command"] for b in buttons] == ["/签署 CR-1", "/驳回 CR-1 卡片驳回"]
     assert card["elements"][0]["text"]["content"] == "评估 3 人天"
-    _, content = feishu.render(outgoing(kind="delivery.submitted", ref="D-1", locale="en"))
+    _, content = render(outgoing(kind="delivery.submitted", ref="D-1", locale="en"))
     labels = [b["text"]["content"] for b in json.loads(content)["elements"][-1]["actions"]]
     assert labels == ["Accept", "Reject"]
-    _, content = feishu.render(outgoing(kind="sla.breach", ref="T-3", recipient_type="person"))
+    _, content = render(outgoing(kind="sla.breach", ref="T-3", recipient_type="person"))
     (ack,) = json.loads(content)["elements"][-1]["actions"]
     assert ack["value"]["command"] == "/响应 T-3" and ack["value"]["chat_type"] == "direct"
-    assert feishu.render(outgoing())[0] == "text"
+    assert render(outgoing())[0] == "text"
 
 
 def click_event(command: str, operator: str, event_id: str) -> dict[str, Any]:

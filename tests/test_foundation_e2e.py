@@ -218,8 +218,9 @@ def test_unexpected_error_is_an_apology_with_the_event_id(runtime: Runtime) -> N
         raise RuntimeError("boom")
 
     registry = Registry([*all_commands(), Command("explode", ("爆",), ("", ""), explode)])
-    runtime.bus = Bus(runtime.engine, registry, runtime.settings.bot.names,
-                      vocabulary=runtime.vocabulary)
+    runtime.bus = Bus(
+        runtime.engine, registry, runtime.settings.bot.names, vocabulary=runtime.vocabulary
+    )
     harness = ConsoleHarness(runtime)
     harness.apply(DEMO_ENGAGEMENT)
     outcome = harness.send("wangli", "/explode", event_id="evt-77")

@@ -19,8 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from adapters import dingtalk, feishu, wecom
-from adapters import email as mail_adapter
+from adapters import feishu, wecom
+from adapters.dingtalk.client import DingtalkSender
+from adapters.email.client import EmailSender
 from app.cli import main
 from bot import clock
 from bot.channels import IDEMPOTENT_SENDS, Sender
@@ -92,7 +93,7 @@ def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
         section = DingtalkSettings(enabled=True, mode="http", client_id="ding-app",
                                    client_secret="dingSecret1", robot_code="ding-robot",
                                    api_base=fake.url)  # fmt: skip
-        yield Platform("dingtalk", "user1", dingtalk.DingtalkSender(section), lambda: fake.sends)
+        yield Platform("dingtalk", "user1", DingtalkSender(section), lambda: fake.sends)
         fake.stop()
     elif request.param == "wecom":
         fake = FakeWecom(corp_id="ww_unknown", secret="wecomSecret1").start()
@@ -109,7 +110,7 @@ def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
         smtp.start()
         email_section = EmailSettings(enabled=True, address="support@vendor.example",
                                       smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_tls=False)  # fmt: skip
-        yield Platform("email", "client@client.example", mail_adapter.EmailSender(email_section),
+        yield Platform("email", "client@client.example", EmailSender(email_section),
                        lambda: inbox.messages)  # fmt: skip
         smtp.stop()
 

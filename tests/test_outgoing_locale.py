@@ -17,8 +17,10 @@ from alembic import command
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from adapters import dingtalk, feishu, wecom
-from adapters import email as mail_adapter
+from adapters.dingtalk.render import render as dingtalk_render
+from adapters.email.render import render as email_render
+from adapters.feishu.render import render as feishu_render
+from adapters.wecom.render import card as wecom_card
 from app.runtime import Runtime
 from bot import clock, notify
 from bot.dispatcher import to_outgoing
@@ -68,7 +70,7 @@ def case(request: pytest.FixtureRequest, runtime: Runtime, tmp_path: Path) -> Ca
 
 
 def feishu_card(message: Outgoing) -> tuple[str, list[str]]:
-    msg_type, content = feishu.render(replace(message, channel="feishu", address="oc_group"))
+    msg_type, content = feishu_render(replace(message, channel="feishu", address="oc_group"))
     assert msg_type == "interactive"
     card = json.loads(content)
     (buttons,) = [e["actions"] for e in card["elements"] if e["tag"] == "action"]
@@ -76,21 +78,21 @@ def feishu_card(message: Outgoing) -> tuple[str, list[str]]:
 
 
 def dingtalk_card(message: Outgoing) -> tuple[str, list[str]]:
-    call = dingtalk.render(replace(message, channel="dingtalk", address="cid_group"), "robot")
+    call = dingtalk_render(replace(message, channel="dingtalk", address="cid_group"), "robot")
     param = json.loads(call.body["msgParam"])
     labels = [param[k] for k in sorted(param) if k.startswith("actionTitle")]
     return param["title"], labels or [param["singleTitle"]]
 
 
 def wecom_labels(message: Outgoing) -> list[str]:
-    body = wecom.card(replace(message, channel="wecom", address="u_sun"), 1000002, "u_sun")
+    body = wecom_card(replace(message, channel="wecom", address="u_sun"), 1000002, "u_sun")
     assert body is not None
     return [b["text"] for b in body["template_card"]["button_list"]]
 
 
 def mail(message: Outgoing) -> EmailMessage:
     direct = replace(message, channel="email", recipient_type="person", address="a@client.example")
-    rendered = mail_adapter.render(direct, address=MAILBOX)
+    rendered = email_render(direct, address=MAILBOX)
     assert rendered is not None
     return rendered
 

@@ -18,8 +18,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import Engine
 
-from adapters import dingtalk, feishu, wecom
-from adapters import email as mail_adapter
+from adapters import feishu, wecom
+from adapters.dingtalk.client import DingtalkSender
+from adapters.email.client import EmailSender
 from app.cli import main
 from bot import clock, redact
 from bot.channels import Sender
@@ -308,11 +309,11 @@ async def test_dingtalk_token_and_send_failures(
     redact.register_settings(Settings(dingtalk=section))
     redact.register("wrongDINGsecret77")
     wrong = section.model_copy(update={"client_secret": "wrongDINGsecret77"})
-    sender = dingtalk.DingtalkSender(section)
+    sender = DingtalkSender(section)
     try:
         with caplog.at_level(logging.DEBUG):
             token_refused = await drain(engine, "dingtalk", "user1",
-                                        dingtalk.DingtalkSender(wrong))  # fmt: skip
+                                        DingtalkSender(wrong))  # fmt: skip
             fake.refuse_next(503, "ServiceUnavailable", "系统繁忙")
             send_refused = await drain(engine, "dingtalk", "user1", sender)
             token = fake.sends[-1].headers["x-acs-dingtalk-access-token"]
@@ -355,7 +356,7 @@ async def test_email_smtp_authentication_failure(
     try:
         with caplog.at_level(logging.DEBUG):
             row = await drain(engine, "email", "client@client.example",
-                              mail_adapter.EmailSender(section))  # fmt: skip
+                              EmailSender(section))  # fmt: skip
     finally:
         smtp.stop()
     assert row.status == "pending" and row.last_error.startswith("SMTP 535")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import event, select, text, update
 
 from bot import clock
-from bot.scheduler import JobContext
+from bot.scheduler import Run
 from handlers.sla_sweep import calendar_check, due_tickets, sweep
 from storage.db import is_postgres, transaction
 from storage.models import Ticket
@@ -22,7 +22,7 @@ def alerts(harness: ConsoleHarness) -> list[tuple[str, str, str]]:
 
 
 def run_sweep(harness: ConsoleHarness) -> None:
-    sweep(JobContext(harness.runtime.engine, clock.now()))
+    sweep(Run(harness.runtime.engine, clock.now(), harness.runtime.vocabulary))
 
 
 def test_p2_ladder_in_working_hours(demo: ConsoleHarness) -> None:
@@ -163,10 +163,10 @@ def test_sweep_reads_only_due_tickets_with_one_indexed_query(demo: ConsoleHarnes
 def test_calendar_check_warns_about_unknown_years(demo: ConsoleHarness, caplog) -> None:
     demo.at("2026-12-15T10:00:00+08:00")
     with caplog.at_level(logging.WARNING, logger="rentian.sla"):
-        calendar_check(JobContext(demo.runtime.engine, clock.now()))
+        calendar_check(Run(demo.runtime.engine, clock.now(), demo.runtime.vocabulary))
     assert "DEMO-2026: chinese-calendar has no holiday data for 2027" in caplog.text
     caplog.clear()
     demo.at("2026-10-01T10:00:00+08:00")  # 2027 is more than 60 days away
     with caplog.at_level(logging.WARNING, logger="rentian.sla"):
-        calendar_check(JobContext(demo.runtime.engine, clock.now()))
+        calendar_check(Run(demo.runtime.engine, clock.now(), demo.runtime.vocabulary))
     assert caplog.text == ""

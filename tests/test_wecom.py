@@ -22,13 +22,15 @@ from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from adapters import wecom
+from adapters.wecom.parse import parse
+from adapters.wecom.render import card
 from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
 from bot.dispatcher import Dispatcher
 from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Outgoing
-from bot.scheduler import JobContext
+from bot.scheduler import Run
 from config.settings import OutboxSettings, Settings, WecomSettings
 from handlers.sla_sweep import sweep
 from tests.fakes.wecom_server import APPCHAT_PATH, MESSAGE_PATH, WEBHOOK_PATH, FakeWecom
@@ -256,17 +258,17 @@ async def test_permissions_follow_the_sender_identity(
 
 
 def test_parse_keeps_ids_and_ignores_what_is_not_text() -> None:
-    inbound = wecom.parse(inner_xml(" /status ", msg_id="42"), now=clock.now())
+    inbound = parse(inner_xml(" /status ", msg_id="42"), now=clock.now())
     assert inbound is not None
     assert (inbound.chat_id, inbound.chat_type, inbound.sender_id) == (
         GROUP, ChatType.GROUP, WANG_LI,
     )  # fmt: skip
     assert (inbound.text, inbound.event_id, inbound.message_id) == ("/status", "42", "42")
     assert inbound.raw["agent_id"] == str(AGENT_ID)
-    direct = wecom.parse(inner_xml("/help", chat_id=None), now=clock.now())
+    direct = parse(inner_xml("/help", chat_id=None), now=clock.now())
     assert direct is not None and (direct.chat_id, direct.chat_type) == (WANG_LI, ChatType.DIRECT)
-    assert wecom.parse(inner_xml("", msg_type="image"), now=clock.now()) is None
-    assert wecom.parse("<xml><broken", now=clock.now()) is None
+    assert parse(inner_xml("", msg_type="image"), now=clock.now()) is None
+    assert parse("<xml><broken", now=clock.now()) is None
 
 
 # -- outbound ----------------------------------------------------------------------------
@@ -333,7 +335,7 @@ async def test_breach_dm_goes_to_the_person_wecom_user_id(
     await post(client, inner_xml("/工单 P2 同步任务失败"))
     await dispatcher(rt).drain_once()
     clock.set_now("2026-11-25T10:31:00+08:00")  # past the 30-minute response target
-    sweep(JobContext(rt.engine, clock.now()))
+    sweep(Run(rt.engine, clock.now(), rt.vocabulary))
     breach = {
         r.address for r in rows(rt) if r.kind == "sla.breach" and r.recipient_type == "person"
     }
@@ -402,17 +404,17 @@ async def test_a_card_click_has_the_clickers_permissions(
 def test_cards_only_for_kinds_with_buttons_and_texts_that_fit() -> None:
     signed_cr = outgoing(recipient_type="person", kind="cr.estimated", ref="CR-1", text="估算",
                          locale="en")  # fmt: skip
-    body = wecom.card(signed_cr, AGENT_ID, WANG_LI)
+    body = card(signed_cr, AGENT_ID, WANG_LI)
     assert body is not None
     assert body["template_card"]["button_list"][0] == {"text": "Sign", "style": 1,
                                                         "key": "/sign CR-1"}  # fmt: skip
     delivery = outgoing(kind="delivery.submitted", ref="D-1", text="交付")
-    assert wecom.card(delivery, AGENT_ID, WANG_LI) is not None
-    assert wecom.card(outgoing(), AGENT_ID, WANG_LI) is None  # progress.sync: no buttons
+    assert card(delivery, AGENT_ID, WANG_LI) is not None
+    assert card(outgoing(), AGENT_ID, WANG_LI) is None  # progress.sync: no buttons
     long = outgoing(kind="sla.breach", ref="T-1", text="长" * 161)
-    assert wecom.card(long, AGENT_ID, WANG_LI) is None
+    assert card(long, AGENT_ID, WANG_LI) is None
     no_command = card_click("not a command")
-    assert wecom.parse(no_command, now=clock.now()) is None
+    assert parse(no_command, now=clock.now()) is None
 
 
 # -- the whole path over TCP -------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""From a platform SDK's own thread to the event loop the bus runs on, and back.
+
+Feishu's SDK verifies callbacks and keeps its long connection in threads of its own; DingTalk's
+stream client runs on an event loop of its own in a thread. Their callbacks hand each message
+to the main loop through a `LoopBridge` and wait for the commit before they acknowledge it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.channels import Handle
+    from bot.message import Inbound
+    from bot.outcome import Outcome
+
+
+class LoopBridge:
+    """Runs `handle` on `loop` (the bus's) for callers on other threads."""
+
+    def __init__(self, handle: Handle, loop: asyncio.AbstractEventLoop) -> None:
+        self.handle = handle
+        self.loop = loop
+
+    def submit(self, inbound: Inbound) -> Future[Outcome]:
+        """Schedule the message on the main loop; the future resolves after the commit."""
+        return asyncio.run_coroutine_threadsafe(self._handle(inbound), self.loop)
+
+    def wait(self, inbound: Inbound, timeout: float) -> Outcome:
+        """From a plain thread: block until the bus committed; `TimeoutError` after `timeout`
+        seconds (the platform then delivers the message again, and the bus dedupes it)."""
+        return self.submit(inbound).result(timeout)
+
+    async def wait_async(self, inbound: Inbound) -> Outcome:
+        """From another thread's event loop: wait for the commit without blocking that loop."""
+        return await asyncio.wrap_future(self.submit(inbound))
+
+    async def _handle(self, inbound: Inbound) -> Outcome:
+        """A coroutine, as `run_coroutine_threadsafe` requires (`handle` returns any awaitable)."""
+        return await self.handle(inbound)
+
+
+def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    """End every task still on a thread's own loop, before the loop is closed (one more turn
+    of the loop even when none is left: closed sockets finish their callbacks)."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(_settle(tasks))
+
+
+async def _settle(tasks: set[asyncio.Task[Any]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
