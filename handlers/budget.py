@@ -13,12 +13,12 @@ from sqlmodel import Session, col
 
 from bot import notify
 from bot.context import Context
-from bot.durations import format_person_days
 from bot.i18n import tr
 from domain.catalog import LEVELS
 from domain.lifecycles.change_requests import EFFECTIVE
 from domain.policy import policy_of
 from domain.workcalendar import BusinessCalendar
+from handlers import budget_text
 from storage.models import ChangeRequest, Engagement, WorkLog
 
 BURN_WINDOW_DAYS = 10
@@ -134,7 +134,9 @@ def alert_crossings(ctx: Context) -> None:
         for share in shares:
             if position.used * share.denominator < position.contracted * share.numerator:
                 continue
-            text = _alert_text(engagement, position, share, locale)
+            text = budget_text.alert(engagement.code, level_name(position.level, locale), share,
+                                     position.used, position.contracted, position.left, locale,
+                                     engagement.hours_per_day)  # fmt: skip
             key = f"budget:{engagement.code}:{position.level}:{share}"
             for person in people:
                 ctx.notify(person, text, "budget.alert", position.level, key)
@@ -142,20 +144,6 @@ def alert_crossings(ctx: Context) -> None:
 
 def level_name(level: str, locale: str) -> str:
     return tr(locale, "合计", "total") if level == TOTAL else LEVELS[level].name(locale)
-
-
-def _alert_text(engagement: Engagement, position: Position, share: Fraction, locale: str) -> str:
-    days = engagement.hours_per_day
-    return tr(locale, "💰 {c} {l}预算已用 {p}%：{u} / {t} 人天，剩 {r} 人天。",
-              "💰 {c}: {l} budget {p}% used: {u} of {t} person-days, {r} left.",
-              c=engagement.code, l=level_name(position.level, locale), p=_percent(share),
-              u=format_person_days(position.used, days), t=format_person_days(position.contracted, days),
-              r=format_person_days(position.left, days))  # fmt: skip
-
-
-def _percent(share: Fraction) -> str:
-    tenths = round(share * 1000)
-    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
 
 
 def percent(position: Position) -> str:

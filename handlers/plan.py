@@ -12,10 +12,10 @@ from bot import clock
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.errors import InvalidState, PermissionDenied
-from bot.i18n import tr
 from bot.scheduler import Job, Run
 from domain.lifecycles.tasks import DELAY, TASK
 from handlers import limits
+from handlers import plan_text as text
 from handlers.scope import check_plan_date, find_task
 from storage.models import PlanChange, Task
 
@@ -25,18 +25,13 @@ def delay(ctx: Context, cmd: Parsed) -> None:
     task = find_task(ctx, cmd.arg("task"))
     assert ctx.actor is not None
     if "vendor_pm" not in ctx.actor.roles and task.assignee_id not in (None, ctx.person.id):
-        raise PermissionDenied(ctx.tr("只有项目经理或 {r} 的负责工程师可以发延期通知。",
-                                      "Only the PM or {r}'s engineer may give delay notice.", r=task.ref))  # fmt: skip
+        raise PermissionDenied(text.not_yours(task.ref, ctx.locale))
     if not TASK.can(task.status, DELAY):
-        raise InvalidState(ctx.tr("{r} 已完成。", "{r} is already done.", r=task.ref))
+        raise InvalidState(text.already_done(task.ref, ctx.locale))
     new_date: date = cmd.arg("date")
     check_plan_date(ctx, new_date)
     if new_date < clock.local(ctx.now, ctx.eng.timezone).date():
-        raise InvalidState(
-            ctx.tr(
-                "新的计划日期 {d} 已经过去。", "The new plan date {d} is in the past.", d=new_date
-            )
-        )
+        raise InvalidState(text.date_past(new_date, ctx.locale))
     reason = cmd.arg("reason").strip()
     old = task.plan_date
     task.plan_version += 1
@@ -52,12 +47,11 @@ def delay(ctx: Context, cmd: Parsed) -> None:
         reason=reason,
         version=task.plan_version,
     )
-    text = ctx.tr("⚠️ 延期预警 {r} {t}：计划 {a} → {b}（计划 v{v}）。原因：{why}",
-                  "⚠️ Delay notice {r} {t}: plan {a} → {b} (plan v{v}). Cause: {why}", r=task.ref,
-                  t=task.title, a=old or "—", b=new_date, v=task.plan_version, why=reason)  # fmt: skip
-    ctx.reply(text, "plan.delay", task.ref)
+    notice = text.delay_notice(task.ref, task.title, old, new_date, task.plan_version, reason,
+                               ctx.locale)  # fmt: skip
+    ctx.reply(notice, "plan.delay", task.ref)
     ctx.notify_roles(
-        {"client_approver", "customer_manager"}, f"{ctx.eng.code} {text}", "plan.delay", task.ref
+        {"client_approver", "customer_manager"}, f"{ctx.eng.code} {notice}", "plan.delay", task.ref
     )
 
 
@@ -80,10 +74,8 @@ def _overdue_in(ctx: Context) -> None:
 
 def _warn_overdue(ctx: Context, task: Task) -> None:
     engagement = ctx.eng
-    text = tr(engagement.locale, "⏳ {c} {r} {t} 已过计划日期 {d}，且没有延期通知。请 /延期 {r} 新日期 原因，或 /任务 完成 {r}。",
-              "⏳ {c}: {r} {t} is past its plan date {d} with no delay notice. /delay {r} DATE REASON, or "
-              "/task done {r}.", c=engagement.code, r=task.ref, t=task.title, d=task.plan_date)  # fmt: skip
-    ctx.notify_roles({"vendor_pm"}, text, "plan.overdue", task.ref,
+    warning = text.overdue(engagement.code, task.ref, task.title, task.plan_date, engagement.locale)
+    ctx.notify_roles({"vendor_pm"}, warning, "plan.overdue", task.ref,
                      f"plan:{engagement.code}:{task.ref}:{task.plan_date}")  # fmt: skip
     task.overdue_warned_for = task.plan_date
     ctx.session.add(task)

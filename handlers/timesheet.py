@@ -14,15 +14,14 @@ from bot.errors import PermissionDenied, UsageError
 from bot.lexer import normalise
 from domain.catalog import LEVELS
 from domain.policy import EngagementPolicy
-from handlers import budget, limits, statement
+from handlers import budget, budget_text, limits, statement
+from handlers import timesheet_text as text
 from handlers.tickets import person_for
 from handlers.worklog import pd, today
 from storage.models import Person, WorkLog
 
 SEE_ALL = frozenset({"vendor_pm", "customer_manager", "director", "client_approver", "admin"})
 VIEWERS = frozenset({"vendor", "client_approver"})
-_WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
-_WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _span(ctx: Context, word: str | None) -> tuple[date, date, str]:
@@ -30,15 +29,14 @@ def _span(ctx: Context, word: str | None) -> tuple[date, date, str]:
     wanted = normalise(word or "week")
     if wanted in ("week", "本周", "周"):
         start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=6), ctx.tr("本周", "this week")
+        return start, start + timedelta(days=6), text.this_week(ctx.locale)
     if wanted in ("month", "本月", "月"):
         first, last = statement.month_bounds(f"{day:%Y-%m}")
-        return first, last, ctx.tr("本月", "this month")
+        return first, last, text.this_month(ctx.locale)
     try:
         first, last = statement.month_bounds(wanted)
     except ValueError:
-        raise UsageError(ctx.tr("时间范围是 week（本周）、month（本月）或 YYYY-MM，不是“{w}”。",
-                                "The span is week, month or YYYY-MM, not '{w}'.", w=word)) from None  # fmt: skip
+        raise UsageError(text.bad_span(word, ctx.locale)) from None
     limits.enforce(limits.check_span(first, last, ctx.eng, ctx.locale))
     return first, last, f"{first:%Y-%m}"
 
@@ -49,9 +47,7 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     everyone = bool(SEE_ALL & ctx.actor.roles)
     who = person_for(ctx, cmd.arg("who")) if cmd.arg("who") else (None if everyone else ctx.person)
     if who is not None and who.id != ctx.person.id and not everyone:
-        raise PermissionDenied(
-            ctx.tr("工程师只能查看自己的工时。", "Engineers see their own timesheet only.")
-        )
+        raise PermissionDenied(text.own_only(ctx.locale))
     query = select(WorkLog).where(
         col(WorkLog.engagement_id) == ctx.eng.id, col(WorkLog.voided_at).is_(None),
         col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
@@ -59,9 +55,9 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     if who is not None:
         query = query.where(col(WorkLog.person_id) == who.id)
     logs = list(ctx.session.execute(query.order_by(col(WorkLog.work_date))).scalars())
-    head = ctx.tr("工时 {a} → {b}（{l}）", "Timesheet {a} → {b} ({l})", a=first, b=last, l=label)
+    head = text.head(first, last, label, ctx.locale)
     if not logs:
-        ctx.reply(f"{head}\n" + ctx.tr("没有记录。", "Nothing logged."), "timesheet")
+        ctx.reply(f"{head}\n" + text.nothing_logged(ctx.locale), "timesheet")
         return
     people = {
         p.id: p
@@ -77,23 +73,10 @@ def show_timesheet(ctx: Context, cmd: Parsed) -> None:
     for person_id, days in sorted(by_person.items(), key=lambda item: people[item[0]].key):
         person = people[person_id]
         level = LEVELS[person.level].name(ctx.locale) if person.level in LEVELS else "—"
-        lines.append(ctx.tr("{n}（{l}）合计 {t} 人天", "{n} ({l}): {t} person-days", n=person.name, l=level,
-                            t=pd(ctx, sum(days.values()))))  # fmt: skip
-        names = _WEEKDAYS_EN if ctx.locale == "en" else _WEEKDAYS
-        lines.append(
-            "  "
-            + " · ".join(
-                f"{d:%m-%d} {names[d.weekday()]} {pd(ctx, m)}" for d, m in sorted(days.items())
-            )
-        )
+        lines.append(text.person_line(person.name, level, pd(ctx, sum(days.values())), ctx.locale))
+        lines.append(text.days_line(days, lambda minutes: pd(ctx, minutes), ctx.locale))
     if who is None:
-        lines.append(
-            ctx.tr(
-                "全部合计 {t} 人天",
-                "All together: {t} person-days",
-                t=pd(ctx, sum(log.minutes for log in logs)),
-            )
-        )
+        lines.append(text.all_together(pd(ctx, sum(log.minutes for log in logs)), ctx.locale))
     ctx.reply("\n".join(lines), "timesheet")
 
 
@@ -101,30 +84,21 @@ def budget_lines(ctx: Context) -> list[str]:
     positions = budget.positions(ctx.session, ctx.eng)
     lines = []
     for position in positions:
-        lines.append(ctx.tr("{l}：合同 {c} · 已用 {u} · 剩 {r} · {p}", "{l}: contracted {c} · used {u} · left {r} · {p}",
-                            l=budget.level_name(position.level, ctx.locale), c=pd(ctx, position.contracted),
-                            u=pd(ctx, position.used), r=pd(ctx, position.left), p=budget.percent(position)))  # fmt: skip
+        lines.append(budget_text.position_line(
+            budget.level_name(position.level, ctx.locale), pd(ctx, position.contracted),
+            pd(ctx, position.used), pd(ctx, position.left), budget.percent(position), ctx.locale,
+        ))  # fmt: skip
     total = positions[-1]
     policy: EngagementPolicy = ctx.policy
     burn = budget.burn(ctx.session, ctx.eng, policy.calendar, today(ctx), total.left)
     rate = pd(ctx, round(burn.per_day)) if burn.per_day else "0"
-    if burn.runs_out is None:
-        runs_out = ctx.tr("按此速度用不完", "not at this rate")
-    elif burn.runs_out > ctx.eng.end_date:
-        runs_out = ctx.tr("{d}，晚于项目结束（{e}）", "{d}, after the engagement ends ({e})", d=burn.runs_out,
-                          e=ctx.eng.end_date)  # fmt: skip
-    else:
-        runs_out = str(burn.runs_out)
-    lines.append(ctx.tr("近 {n} 个工作日日均 {r} 人天；预计用完：{d}", "Burn over the last {n} working days: {r} person-days a day; runs out: {d}",
-                        n=budget.BURN_WINDOW_DAYS, r=rate, d=runs_out))  # fmt: skip
+    runs_out = budget_text.runs_out(burn.runs_out, ctx.eng.end_date, ctx.locale)
+    lines.append(budget_text.burn_line(budget.BURN_WINDOW_DAYS, rate, runs_out, ctx.locale))
     return lines
 
 
 def show_budget(ctx: Context, cmd: Parsed) -> None:
-    head = ctx.tr(
-        "人天预算（SOW + 已生效变更）", "Person-day budget (SOW + effective change requests)"
-    )
-    ctx.reply("\n".join([head, *budget_lines(ctx)]), "budget")
+    ctx.reply("\n".join([budget_text.report_head(ctx.locale), *budget_lines(ctx)]), "budget")
 
 
 COMMANDS = [

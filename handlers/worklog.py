@@ -15,11 +15,11 @@ from bot.commands import Arg, Command, Option, Parsed
 from bot.context import Context
 from bot.durations import Duration, format_person_days, parse_duration
 from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
-from bot.i18n import tr
 from bot.scheduler import Job, Run
 from domain.catalog import LEVELS
 from domain.policy import EngagementPolicy, policy_of
 from handlers import budget, limits, periods, worktargets
+from handlers import worklog_text as text
 from handlers.tickets import person_for
 from storage.models import Person, WorkLog
 
@@ -60,18 +60,11 @@ def _worker(ctx: Context, cmd: Parsed) -> Person:
     if mention is None:
         worker = ctx.person
     elif "vendor_pm" not in ctx.actor.roles:
-        raise PermissionDenied(
-            ctx.tr(
-                "只有项目经理可以替别人报工（for=@某人）。",
-                "Only the PM may log for someone else (for=@person).",
-            )
-        )
+        raise PermissionDenied(text.pm_only_for_others(ctx.locale))
     else:
         worker = person_for(ctx, mention)
     if worker.level not in LEVELS:
-        raise InvalidState(ctx.tr("{n} 没有资源级别，不能报工（项目文件里给工程师设 level）。",
-                                  "{n} has no resource level, so cannot log work (give engineers a level in "
-                                  "the engagement file).", n=worker.name))  # fmt: skip
+        raise InvalidState(text.no_level(worker.name, ctx.locale))
     return worker
 
 
@@ -79,41 +72,28 @@ def _minutes(ctx: Context, duration: Duration) -> int:
     minutes = duration.to_minutes(ctx.eng.hours_per_day)
     unit = ctx.eng.min_unit_minutes
     if minutes is None or minutes <= 0 or minutes % unit:
-        raise UsageError(ctx.tr("时长必须大于 0 且是最小单位 {u}（{d} 人天）的整数倍，例如 1h、2h、半天、1天。",
-                                "The duration must be above zero and a multiple of the minimum unit {u} "
-                                "({d} person-day), e.g. 1h, 2h, 0.5d, 1d.",
-                                u=_hours(unit), d=pd(ctx, unit)))  # fmt: skip
+        raise UsageError(text.bad_duration(unit, pd(ctx, unit), ctx.locale))
     limits.enforce(limits.check_entry(minutes, ctx.eng, ctx.locale))
     return minutes
-
-
-def _hours(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    return f"{hours}h{rest}m" if rest and hours else (f"{rest}m" if rest else f"{hours}h")
 
 
 def _work_date(ctx: Context, wanted: date | None, *, backdate_limit: bool) -> date:
     now_day = today(ctx)
     day = wanted or now_day
     if day > now_day:
-        raise InvalidState(
-            ctx.tr("不能为将来的日期（{d}）报工。", "No logging for a future date ({d}).", d=day)
-        )
+        raise InvalidState(text.future_date(day, ctx.locale))
     if not ctx.eng.start_date <= day <= ctx.eng.end_date:
-        raise InvalidState(ctx.tr("{d} 不在项目周期内（{s} → {e}）。", "{d} is outside the engagement ({s} → {e}).",
-                                  d=day, s=ctx.eng.start_date, e=ctx.eng.end_date))  # fmt: skip
+        raise InvalidState(
+            text.outside_engagement(day, ctx.eng.start_date, ctx.eng.end_date, ctx.locale)
+        )
     if backdate_limit:
         policy: EngagementPolicy = ctx.policy
         days = policy.worklog.backdate_days
         earliest = budget.working_days_back(policy.calendar, now_day, days)
         if day < earliest:
-            raise InvalidState(ctx.tr("最多补报 {n} 个工作日（最早 {e}）；更早的请项目经理调整（/报工 调整）。",
-                                      "Work can be logged up to {n} working days back (from {e}); older work is "
-                                      "an adjustment by the PM (/log adjust).", n=days, e=earliest))  # fmt: skip
+            raise InvalidState(text.too_far_back(days, earliest, ctx.locale))
     if periods.is_closed(ctx.session, ctx.eng_id, day):
-        raise InvalidState(ctx.tr("{m} 已结算关闭，不能再记入；请记在当前月份并注明原因。",
-                                  "{m} is closed; record corrections in the current month with a reason.",
-                                  m=f"{day:%Y-%m}"))  # fmt: skip
+        raise InvalidState(text.month_closed(day, ctx.locale))
     return day
 
 
@@ -128,10 +108,9 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
     limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     cap = ctx.eng.daily_cap_minutes
     if total > cap and not overtime:
-        raise InvalidState(ctx.tr("{n} {d} 将合计 {t} 人天，超过每日上限 {c} 人天；如确为加班请加 ot=yes。",
-                                  "That makes {t} person-days for {n} on {d}, over the daily cap of {c}; "
-                                  "add ot=yes if it is overtime.", n=worker.name, d=day, t=pd(ctx, total),
-                                  c=pd(ctx, cap)))  # fmt: skip
+        raise InvalidState(
+            text.over_cap(worker.name, day, pd(ctx, total), pd(ctx, cap), ctx.locale)
+        )
     note = (cmd.arg("note") or "").strip()
     entry = WorkLog(
         engagement_id=ctx.eng_id, person_id=worker.id or 0, level=worker.level or "", work_date=day,
@@ -144,16 +123,12 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
               minutes=minutes, overtime=entry.overtime)  # fmt: skip
     position = next(p for p in budget.positions(ctx.session, ctx.eng) if p.level == worker.level)
     level = LEVELS[worker.level or "mid"].name(ctx.locale)
-    ctx.reply(ctx.tr("✅ 已记录 {n} {d} {m} 人天 → {t}{note}\n当日合计 {total} 人天；计入{l}预算（已用 {u} / {c}）",
-                     "✅ Logged {m} person-day(s) for {n} on {d} → {t}{note}\nDay total {total}; counts "
-                     "against the {l} budget ({u} of {c} used)",
-                     n=worker.name, d=day, m=pd(ctx, minutes), t=target.label, note=f"：{note}" if note else "",
-                     total=pd(ctx, total), l=level, u=pd(ctx, position.used), c=pd(ctx, position.contracted)),
+    ctx.reply(text.logged(worker.name, day, pd(ctx, minutes), target.label, note, pd(ctx, total), level,
+                          pd(ctx, position.used), pd(ctx, position.contracted), ctx.locale),
               "worklog.logged", target.ref)  # fmt: skip
     if entry.overtime:
-        ctx.notify_roles({"vendor_pm"}, ctx.tr("⏱ {n} {d} 加班：当日合计 {t} 人天（{c}）", "⏱ {n} overtime on {d}: {t} person-days ({c})",
-                                               n=worker.name, d=day, t=pd(ctx, total), c=ctx.eng.code),
-                         "worklog.overtime", target.ref)  # fmt: skip
+        notice = text.overtime(worker.name, day, pd(ctx, total), ctx.eng.code, ctx.locale)
+        ctx.notify_roles({"vendor_pm"}, notice, "worklog.overtime", target.ref)
     budget.alert_crossings(ctx)
 
 
@@ -165,51 +140,34 @@ def undo(ctx: Context, cmd: Parsed) -> None:
         ).order_by(col(WorkLog.id).desc()).limit(1)
     ).scalar_one_or_none()  # fmt: skip
     if entry is None:
-        raise NotFound(ctx.tr("你没有可以撤销的报工。", "You have no work log to undo."))
+        raise NotFound(text.nothing_to_undo(ctx.locale))
     if ctx.now - entry.created_at > UNDO_WINDOW:
-        raise InvalidState(ctx.tr("只能撤销 10 分钟内的最后一条；更正请项目经理调整（/报工 调整）。",
-                                  "Only your last entry of the last 10 minutes can be undone; later corrections "
-                                  "are adjustments by the PM (/log adjust)."))  # fmt: skip
+        raise InvalidState(text.undo_too_late(ctx.locale))
     if periods.is_closed(ctx.session, ctx.eng_id, entry.work_date):
-        raise InvalidState(
-            ctx.tr(
-                "{m} 已结算关闭，不能撤销。",
-                "{m} is closed; the entry stays.",
-                m=f"{entry.work_date:%Y-%m}",
-            )
-        )
+        raise InvalidState(text.closed_no_undo(entry.work_date, ctx.locale))
     entry.voided_at = ctx.now
     ctx.session.add(entry)
     ctx.audit("worklog.undone", entry.target_ref, entry=entry.id, minutes=entry.minutes)
-    ctx.reply(ctx.tr("↩️ 已撤销：{d} {m} 人天 → {t}", "↩️ Undone: {d}, {m} person-day(s) → {t}",
-                     d=entry.work_date, m=pd(ctx, entry.minutes), t=entry.target_ref), "worklog.undone", entry.target_ref)  # fmt: skip
+    reply = text.undone(entry.work_date, pd(ctx, entry.minutes), entry.target_ref, ctx.locale)
+    ctx.reply(reply, "worklog.undone", entry.target_ref)
 
 
 def adjust(ctx: Context, cmd: Parsed) -> None:
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, reason=cmd.arg("reason"))
     worker = person_for(ctx, cmd.arg("who"))
     if worker.level not in LEVELS:
-        raise InvalidState(
-            ctx.tr("{n} 没有资源级别。", "{n} has no resource level.", n=worker.name)
-        )
+        raise InvalidState(text.no_level_short(worker.name, ctx.locale))
     raw: str = cmd.arg("delta")
     sign = -1 if raw[:1] in ("-", "－", "−") else 1
     duration = parse_duration(raw.lstrip("+-－−＋"))
     if duration is None:
-        raise UsageError(
-            ctx.tr(
-                "“{r}”不是时长，例如 -2h、+0.5d。",
-                "'{r}' is not a duration, e.g. -2h or +0.5d.",
-                r=raw,
-            )
-        )
+        raise UsageError(text.not_a_duration(raw, ctx.locale))
     minutes = sign * _minutes(ctx, duration)
     day = _work_date(ctx, cmd.options.get("date"), backdate_limit=False)
     target = worktargets.resolve(ctx, cmd.arg("target"), cmd.options.get("svc"))
     total = day_total(ctx.session, ctx.eng_id, worker.id or 0, day) + minutes
     if total < 0:
-        raise InvalidState(ctx.tr("调整后 {n} {d} 的合计会小于 0。", "That would leave {n} below zero on {d}.",
-                                  n=worker.name, d=day))  # fmt: skip
+        raise InvalidState(text.below_zero(worker.name, day, ctx.locale))
     limits.enforce(limits.check_day(total, worker.name, day, ctx.locale))
     reason = cmd.arg("reason").strip()
     entry = WorkLog(
@@ -221,10 +179,10 @@ def adjust(ctx: Context, cmd: Parsed) -> None:
     ctx.session.flush()
     ctx.audit("worklog.adjusted", target.ref, entry=entry.id, person=worker.key, date=day.isoformat(),
               minutes=minutes, reason=reason)  # fmt: skip
-    text = ctx.tr("🛠 调整 {n} {d} {s}{m} 人天 → {t}：{r}", "🛠 Adjustment for {n} on {d}: {s}{m} person-day(s) → {t}: {r}",
-                  n=worker.name, d=day, s="+" if minutes > 0 else "-", m=pd(ctx, abs(minutes)), t=target.label, r=reason)  # fmt: skip
-    ctx.reply(text, "worklog.adjusted", target.ref)
-    ctx.notify(worker, f"{ctx.eng.code} {text}", "worklog.adjusted", target.ref)
+    reply = text.adjusted(worker.name, day, minutes, pd(ctx, abs(minutes)), target.label, reason,
+                          ctx.locale)  # fmt: skip
+    ctx.reply(reply, "worklog.adjusted", target.ref)
+    ctx.notify(worker, f"{ctx.eng.code} {reply}", "worklog.adjusted", target.ref)
     budget.alert_crossings(ctx)
 
 
@@ -250,10 +208,7 @@ def _remind_engagement(ctx: Context) -> None:
     for person in notify.people_with_roles(session, engagement.id or 0, {"engineer"}):
         if person.id in logged:
             continue
-        text = tr(engagement.locale, "📝 {c}：{d} 还没有报工。发送 /报工 时长 对象 说明，例如 /报工 1天 svc=ops_monitoring 日常巡检",
-                  "📝 {c}: nothing logged for {d} yet. Send /log DURATION TARGET NOTE, e.g. /log 1d svc=ops_monitoring daily checks",
-                  c=engagement.code, d=day)  # fmt: skip
-        ctx.notify(person, text, "worklog.reminder",
+        ctx.notify(person, text.reminder(engagement.code, day, engagement.locale), "worklog.reminder",
                    dedupe_key=f"worklog:{engagement.code}:reminder:{day}")  # fmt: skip
 
 
