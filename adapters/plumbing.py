@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.errors import NetworkError, PlatformRefused
+from base.errors import NetworkError, PlatformRefused
 from bot.redact import redact
 
 if TYPE_CHECKING:

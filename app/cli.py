@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from base.errors import ConfigError, StorageError
 from bot import clock, redact
-from bot.errors import ConfigError, StorageError
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from base.errors import UsageError
 from bot.commands import Arg, ArgKind, Command, MessageContext, Option, Ref
 from bot.durations import Duration, parse_duration
-from bot.errors import UsageError
 from bot.i18n import tr
 from bot.lexer import Token, normalise, parse_date, parse_ref
 from bot.message import Mention

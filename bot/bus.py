@@ -14,12 +14,12 @@ from datetime import date
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from base.errors import PermissionDenied, UsageError, UserError
 from bot import clock, intake
 from bot.assurance import SIGNING, permits
 from bot.commands import Command, MessageContext, Parsed
 from bot.context import Actor, Context, roles_text
 from bot.dispatcher import to_outgoing
-from bot.errors import PermissionDenied, UsageError, UserError
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import ChatType, Inbound, Outgoing
 from bot.outcome import Outcome, Reply

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from base.errors import AdapterError
 from bot import clock
 from bot.channels import IDEMPOTENT_SENDS, Sender
-from bot.errors import AdapterError
 from bot.message import Outgoing
 from bot.redact import redact
 from config.settings import OutboxSettings

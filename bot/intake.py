@@ -17,9 +17,9 @@ from sqlalchemy import exc as sa
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from base.errors import UserError
 from bot import clock
 from bot.commands import MessageContext
-from bot.errors import UserError
 from bot.i18n import tr
 from bot.message import Inbound, Mention
 from bot.registry import Registry

@@ -7,9 +7,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from base.errors import UsageError
 from bot.arguments import bind, shown
 from bot.commands import Command, MessageContext, Parsed
-from bot.errors import UsageError
 from bot.i18n import tr
 from bot.lexer import Token, normalise, strip_command_prefix, tokenize
 

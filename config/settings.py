@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.errors import ConfigError
+from base.errors import ConfigError
 from config.values import (
     BaseUrl,
     Host,

@@ -15,10 +15,10 @@ import hashlib
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
-from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.lexer import parse_ref
 from domain import signoff
 from domain.catalog import EITHER_PARTY, LEVELS

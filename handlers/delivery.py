@@ -12,11 +12,11 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import clock
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
-from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.i18n import join, tr
 from domain import signoff
 from domain.catalog import EITHER_PARTY, ROLES

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
-from bot.errors import ConfigError
+from base.errors import ConfigError
 from handlers import checklist
 from handlers.sow import EngagementSpec, PersonSpec, spec_hash
 from storage import audit

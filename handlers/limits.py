@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from base.errors import InvalidState, UsageError, UserError
 from bot.durations import format_person_days
-from bot.errors import InvalidState, UsageError, UserError
 from bot.i18n import tr
 from domain.policy import policy_of
 from storage.models import Engagement

@@ -10,11 +10,11 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, PermissionDenied, UsageError
 from bot import clock
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
-from bot.errors import InvalidState, PermissionDenied, UsageError
 from domain import signoff
 from domain.lifecycles import periods as life
 from handlers import limits, signatures, statement

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import InvalidState, PermissionDenied
 from bot import clock
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
-from bot.errors import InvalidState, PermissionDenied
 from bot.scheduler import Job, Run
 from domain.lifecycles.tasks import DELAY, TASK
 from handlers import limits

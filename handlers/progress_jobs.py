@@ -15,10 +15,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, UsageError
 from bot import clock, notify
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context, anchor_line
-from bot.errors import InvalidState, UsageError
 from bot.i18n import tr
 from bot.message import Target
 from bot.scheduler import Job, Run

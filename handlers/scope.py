@@ -16,11 +16,11 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, NotFound, UsageError
 from bot.assurance import SIGNING
 from bot.commands import Command, Parsed, Ref
 from bot.context import Context
 from bot.durations import format_person_days, parse_duration
-from bot.errors import InvalidState, NotFound, UsageError
 from bot.i18n import tr
 from domain import signoff
 from domain.catalog import EITHER_PARTY, LEVELS

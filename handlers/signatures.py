@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, PermissionDenied, UserError
 from bot.context import Context
-from bot.errors import InvalidState, PermissionDenied, UserError
 from bot.i18n import tr
 from domain import signoff
 from storage.models import Person, Signature

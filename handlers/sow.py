@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import ConfigError
+from base.errors import ConfigError
 from domain import catalog, policy
 from handlers.filereader import Node, show, valid_choices
 from handlers.sow_people import ChatSpec, PersonSpec, parse_chats, parse_people

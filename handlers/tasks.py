@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import InvalidState, UsageError
 from bot.commands import Arg, Command, Option, Parsed
 from bot.context import Context
-from bot.errors import InvalidState, UsageError
 from bot.lexer import parse_ref
 from domain.catalog import EITHER_PARTY, LEVELS
 from domain.lifecycles import change_requests as cr_life

@@ -4,10 +4,10 @@ reschedules the sweep, leaves a history line and an audit entry, and says so in 
 
 from __future__ import annotations
 
+from base.errors import InvalidState
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
 from bot.durations import format_span
-from bot.errors import InvalidState
 from domain.catalog import UNREGISTERED_REPORTER
 from domain.lifecycles.tickets import PARTIES, RESPONDERS, settle
 from handlers import limits

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
+from base.errors import InvalidState, PermissionDenied
 from bot.context import Context
-from bot.errors import InvalidState, PermissionDenied
 from domain.lifecycles import tickets as lifecycle
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla

@@ -8,10 +8,10 @@ import re
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import InvalidState, NotFound, UsageError
 from bot.assurance import INTAKE, SIGNING
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
-from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise, parse_ref
 from bot.message import Mention
 from domain.catalog import SERVICES, UNREGISTERED_REPORTER

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import PermissionDenied, UsageError
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
-from bot.errors import PermissionDenied, UsageError
 from bot.lexer import normalise
 from domain.catalog import LEVELS
 from domain.policy import EngagementPolicy

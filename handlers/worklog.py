@@ -9,12 +9,12 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import clock, notify
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Option, Parsed
 from bot.context import Context
 from bot.durations import Duration, format_person_days, parse_duration
-from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot.scheduler import Job, Run
 from domain.catalog import LEVELS
 from domain.policy import EngagementPolicy, policy_of

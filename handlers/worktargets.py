@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import col
 
+from base.errors import InvalidState, NotFound, UsageError
 from bot.commands import Ref
 from bot.context import Context
-from bot.errors import InvalidState, NotFound, UsageError
 from bot.lexer import normalise
 from domain.catalog import SERVICES
 from domain.lifecycles import change_requests as cr_life

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
-from bot.errors import StorageError
+from base.errors import StorageError
 
 _BUSY_TIMEOUT_MS = 10_000
 _SUPPORTED = {"sqlite": "pysqlite", "postgresql": "psycopg"}  # backend: its one driver here

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.errors import StorageError
+from base.errors import StorageError
 from storage.db import db_error_reason, safe_url
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from adapters.plumbing import (
     was_refused,
 )
 from adapters.replay import SpentKeys
-from bot.errors import NetworkError
+from base.errors import NetworkError
 from bot.message import ChatType, Inbound
 from bot.outcome import Outcome, Reply
 from tests.recorded import NOW

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import UsageError
 from bot.commands import Arg, Command, MessageContext, Option, Ref
 from bot.durations import Duration
-from bot.errors import UsageError
 from bot.message import Mention
 from bot.registry import Registry
 

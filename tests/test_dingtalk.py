@@ -27,9 +27,9 @@ from adapters.dingtalk.render import render
 from adapters.dingtalk.signature import sign
 from app.http import create_app
 from app.runtime import Runtime, build
+from base.errors import NetworkError, PlatformRefused
 from bot import clock
 from bot.dispatcher import Dispatcher
-from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Inbound, Outgoing
 from bot.outcome import Outcome
 from config.settings import DingtalkSettings, OutboxSettings, Settings

@@ -11,9 +11,9 @@ import asyncio
 from datetime import timedelta
 
 from app.cli import main
+from base.errors import NetworkError, PlatformRefused
 from bot import clock
 from bot.dispatcher import Dispatcher, backoff
-from bot.errors import NetworkError, PlatformRefused
 from bot.message import Outgoing
 from config.settings import OutboxSettings
 from storage import outbox

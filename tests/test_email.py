@@ -29,9 +29,9 @@ from adapters.email.mail import read
 from adapters.email.render import render
 from app.http import create_app
 from app.runtime import Runtime, build
+from base.errors import NetworkError, PlatformRefused
 from bot import clock
 from bot.dispatcher import Dispatcher
-from bot.errors import NetworkError, PlatformRefused
 from bot.message import Inbound, Outgoing
 from bot.outcome import Outcome
 from config.settings import EmailSettings, OutboxSettings, Settings

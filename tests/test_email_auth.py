@@ -19,9 +19,9 @@ from adapters.email import parse as mail_parse
 from adapters.email.authres import AuthResult, authentication_results, vouched_by
 from adapters.email.mail import read
 from app.runtime import build
+from base.errors import ConfigError
 from bot import clock
 from bot.assurance import Assurance
-from bot.errors import ConfigError
 from config.settings import Settings
 from handlers.engagements import engagement_fields
 from handlers.sow import parse_engagement

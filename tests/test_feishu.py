@@ -375,7 +375,7 @@ async def test_a_withdrawn_message_gets_a_post_in_the_chat_instead(
 
 
 async def test_unreachable_feishu_is_a_network_error(rt: Runtime) -> None:
-    from bot.errors import NetworkError
+    from base.errors import NetworkError
 
     section = rt.settings.feishu.model_copy(
         update={"domain": "http://127.0.0.1:9", "app_id": "cli_down"}

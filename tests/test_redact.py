@@ -22,10 +22,10 @@ from adapters import feishu, wecom
 from adapters.dingtalk.client import DingtalkSender
 from adapters.email.client import EmailSender
 from app.cli import main
+from base.errors import NetworkError
 from bot import clock, redact
 from bot.channels import Sender
 from bot.dispatcher import Dispatcher
-from bot.errors import NetworkError
 from bot.message import Outgoing
 from config.settings import (
     DingtalkSettings,

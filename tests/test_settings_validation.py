@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.errors import ConfigError
+from base.errors import ConfigError
 from config.settings import Settings, describe, load_settings
 
 AES_KEY = base64.b64encode(bytes(range(200, 232))).decode().rstrip("=")  # has '+' and '/'

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ConfigError
+from base.errors import ConfigError
 from domain import catalog
 from handlers.sow import (
     EngagementSpec,

@@ -26,9 +26,9 @@ from adapters.wecom.parse import parse
 from adapters.wecom.render import card
 from app.http import create_app
 from app.runtime import Runtime, build
+from base.errors import NetworkError, PlatformRefused
 from bot import clock
 from bot.dispatcher import Dispatcher
-from bot.errors import NetworkError, PlatformRefused
 from bot.message import ChatType, Outgoing
 from bot.scheduler import Run
 from config.settings import OutboxSettings, Settings, WecomSettings

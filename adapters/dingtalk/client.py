@@ -15,7 +15,7 @@ import httpx
 
 from adapters.dingtalk.render import render
 from adapters.plumbing import refused, unreachable
-from bot.errors import PlatformRefused
+from base.errors import PlatformRefused
 from bot.message import Outgoing
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import aiosmtplib
 
 from adapters.email.render import render
 from adapters.plumbing import refused
-from bot.errors import NetworkError, PlatformRefused
+from base.errors import NetworkError, PlatformRefused
 from bot.message import Outgoing
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from lark_oapi.api.im.v1 import (
 
 from adapters.feishu.render import render, send_uuid
 from adapters.plumbing import in_thread, refused, unreachable
-from bot.errors import NetworkError, PlatformRefused
+from base.errors import NetworkError, PlatformRefused
 from bot.message import Outgoing
 
 if TYPE_CHECKING:

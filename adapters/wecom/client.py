@@ -20,7 +20,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from adapters.plumbing import in_thread, refused, unreachable
 from adapters.wecom.render import Call, card, render
-from bot.errors import NetworkError, PlatformRefused
+from base.errors import NetworkError, PlatformRefused
 from bot.message import Outgoing
 from bot.redact import redact
 
