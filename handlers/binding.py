@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from base.errors import InvalidState, NotFound, PermissionDenied
 from bot.assurance import SIGNING
 from bot.commands import Arg, Command, Parsed
 from bot.context import Actor, Context
-from bot.errors import InvalidState, NotFound, PermissionDenied
 from bot.message import ChatType
+from handlers import binding_text as text
 from storage.models import ChatBinding, Engagement, Identity, Person
 
 BINDERS = frozenset({"vendor_pm", "admin"})
@@ -23,7 +24,7 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
         select(Engagement).where(func.upper(col(Engagement.code)) == code.upper())
     ).scalar_one_or_none()
     if engagement is None:
-        raise NotFound(ctx.tr("没有编号为 {c} 的项目。", "There is no engagement {c}.", c=code))
+        raise NotFound(text.no_engagement(code, ctx.locale))
     ctx.engagement, ctx.locale = engagement, engagement.locale
     person = ctx.session.execute(
         select(Person)
@@ -36,14 +37,10 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
         )
     ).scalar_one_or_none()
     if person is None or not BINDERS.intersection(person.roles):
-        raise PermissionDenied(
-            ctx.tr("只有项目 {c} 的厂商项目经理或管理员可以绑定群。",
-                   "Only the vendor PM or an admin of {c} may bind a chat.", c=engagement.code)
-        )  # fmt: skip
+        raise PermissionDenied(text.may_not_bind(engagement.code, ctx.locale))
     ctx.actor = Actor.of(person)
     if inbound.chat_type == ChatType.DIRECT:
-        raise InvalidState(ctx.tr("只能绑定群聊；请在项目群里发送 /绑定。",
-                                  "Only group chats can be bound; send /bind in the group."))  # fmt: skip
+        raise InvalidState(text.not_a_group(ctx.locale))
     existing = ctx.session.execute(
         select(ChatBinding).where(
             col(ChatBinding.channel) == inbound.channel, col(ChatBinding.chat_id) == inbound.chat_id
@@ -51,10 +48,7 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
     ).scalar_one_or_none()
     if existing is not None:
         bound_to = ctx.session.get(Engagement, existing.engagement_id)
-        raise InvalidState(
-            ctx.tr("这个群已经绑定到项目 {c}。", "This chat is already bound to {c}.",
-                   c=bound_to.code if bound_to else "?")
-        )  # fmt: skip
+        raise InvalidState(text.already_bound(bound_to.code if bound_to else "?", ctx.locale))
     ctx.session.add(
         ChatBinding(
             engagement_id=engagement.id or 0,
@@ -66,12 +60,7 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
     )
     ctx.session.flush()
     ctx.audit("chat.bound", channel=inbound.channel, chat=inbound.chat_id)
-    ctx.reply(
-        ctx.tr("已把本群绑定到项目 {c}「{n}」。发送 /帮助 查看可用命令。",
-               "This chat is now bound to {c} ({n}). Send /help for the commands.",
-               c=engagement.code, n=engagement.name),
-        "chat.bound",
-    )  # fmt: skip
+    ctx.reply(text.bound(engagement.code, engagement.name, ctx.locale), "chat.bound")
 
 
 COMMANDS = [

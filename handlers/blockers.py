@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import notify
 from bot.commands import Arg, Command, Option, Parsed, Ref
 from bot.context import Context
 from bot.durations import format_span
-from bot.errors import InvalidState, NotFound, PermissionDenied, UsageError
-from bot.i18n import tr
 from bot.message import Target
 from bot.scheduler import Job, Run
 from bot.sweep import BATCH, due_ids
@@ -23,15 +22,13 @@ from domain.catalog import EITHER_PARTY
 from domain.lifecycles.blockers import BLOCKER, OWNER, RECORDER, escalation_due, hears, state_of
 from domain.policy import policy_of
 from domain.workcalendar import WorkCalendar
+from handlers import blocker_text as text
 from handlers import limits
 from handlers.scope import find_task
 from handlers.ticket_text import when
 from handlers.tickets import person_for
 from storage.counters import next_number
 from storage.models import Blocker, Engagement, Person, Task
-
-_SUMMARY_WIDTH = 30
-
 
 # -- pure rules -------------------------------------------------------------------------------
 
@@ -46,17 +43,6 @@ def steps_of(engagement: Engagement) -> list[int]:
     return list(policy_of(engagement).blocker_escalation_minutes)
 
 
-def _age_text(minutes: int, locale: str) -> str:
-    if minutes < 60:
-        return tr(locale, "已 {m} 分钟", "open {m} min", m=minutes)
-    return tr(locale, "已 {h} 小时", "open {h} h", h=minutes // 60)
-
-
-def _short(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _SUMMARY_WIDTH else line[: _SUMMARY_WIDTH - 1] + "…"
-
-
 # -- lookups ----------------------------------------------------------------------------------
 
 
@@ -67,8 +53,7 @@ def find(ctx: Context, ref: Ref) -> Blocker:
     )
     blocker: Blocker | None = ctx.session.execute(query).scalar_one_or_none()
     if blocker is None:
-        raise NotFound(ctx.tr("没有阻塞 {r}。发送 /阻塞列表 查看未解除的阻塞。",
-                              "There is no blocker {r}. Send /blockers to list the open ones.", r=ref))  # fmt: skip
+        raise NotFound(text.not_found(ref, ctx.locale))
     return blocker
 
 
@@ -121,32 +106,21 @@ def block(ctx: Context, cmd: Parsed) -> None:
     ctx.session.flush()
     ctx.audit("blocker.opened", blocker.ref, description=description,
               owner=owner.key if owner else None, task=task.ref if task else None)  # fmt: skip
-    owner_name = owner.name if owner else "—"
-    on_task = (
-        ctx.tr("，影响 {r} {t}", ", holding up {r} {t}", r=task.ref, t=task.title) if task else ""
-    )
-    lines = [ctx.tr("🚧 已登记阻塞 {r}：{d}", "🚧 Blocker {r} recorded: {d}", r=blocker.ref, d=description),
-             ctx.tr("负责人 {o}{k}。", "Owner {o}{k}.", o=owner_name, k=on_task)]  # fmt: skip
-    if steps:
-        lines.append(ctx.tr("{h} 个工作小时内未解除将升级。解除后请发送 /解除 {r} 说明",
-                            "It is escalated if not cleared within {h} working hours. "
-                            "Clear it with /unblock {r} NOTE", h=steps[0] // 60, r=blocker.ref))  # fmt: skip
-    ctx.reply("\n".join(lines), "blocker.opened", blocker.ref)
+    on_task = text.on_task(task, ctx.locale)
+    hours = steps[0] // 60 if steps else None
+    ctx.reply(text.opened(blocker.ref, description, owner.name if owner else "—", on_task, hours,
+                          ctx.locale), "blocker.opened", blocker.ref)  # fmt: skip
     if owner is not None and owner.id != (ctx.actor.person.id if ctx.actor.person else None):
-        ctx.notify(owner, ctx.tr("🚧 {c} 阻塞 {r} 需要你处理：{d}（{n} 登记{k}）。解除后请发送 /解除 {r} 说明",
-                                 "🚧 {c}: blocker {r} is yours to clear: {d} (recorded by {n}{k}). "
-                                 "Send /unblock {r} NOTE once it is cleared.", c=ctx.eng.code,
-                                 r=blocker.ref, d=description, n=ctx.actor.name, k=on_task),
-                   "blocker.opened", blocker.ref)  # fmt: skip
+        notice = text.owner_notice(ctx.eng.code, blocker.ref, description, ctx.actor.name, on_task,
+                                   ctx.locale)  # fmt: skip
+        ctx.notify(owner, notice, "blocker.opened", blocker.ref)
 
 
 def _task(ctx: Context, ref: Ref | None) -> Task | None:
     if ref is None:
         return None
     if ref.prefix != "K":
-        raise UsageError(ctx.tr("task= 只能是任务号 K-n，不是 {r}。例如：/阻塞 \"等待测试库账号\" task=K-1",
-                                "task= takes a task K-n, not {r}. Example: /block \"waiting for a test DB "
-                                "account\" task=K-1", r=ref))  # fmt: skip
+        raise UsageError(text.not_a_task(ref, ctx.locale))
     return find_task(ctx, ref)
 
 
@@ -177,21 +151,19 @@ def unblock(ctx: Context, cmd: Parsed) -> None:
     if step.reason == "wrong_state":
         assert blocker.cleared_at is not None  # the one state `clear` does not fit
         name = _name_of(_people(ctx.session, ctx.eng_id), blocker.cleared_by)
-        raise InvalidState(ctx.tr("{r} 已于 {t} 由 {n} 解除。", "{r} was cleared by {n} at {t}.",
-                                  r=blocker.ref, t=ctx.when(blocker.cleared_at), n=name))  # fmt: skip
+        raise InvalidState(
+            text.already_cleared(blocker.ref, ctx.when(blocker.cleared_at), name, ctx.locale)
+        )
     if not step.allowed:
-        raise PermissionDenied(ctx.tr("只有 {r} 的负责人、登记人、甲方协调人或项目经理可以解除它。",
-                                      "Only {r}'s owner, whoever recorded it, a client coordinator or "
-                                      "the vendor PM may clear it.", r=blocker.ref))  # fmt: skip
+        raise PermissionDenied(text.may_not_clear(blocker.ref, ctx.locale))
     note = cmd.arg("note").strip()
     blocker.cleared_at, blocker.cleared_by, blocker.note = ctx.now, actor.key, note
     blocker.next_check_at = None
     ctx.session.add(blocker)
     minutes = age_minutes(blocker, _calendar(ctx.eng), ctx.now)
     ctx.audit("blocker.cleared", blocker.ref, note=note, minutes=minutes)
-    ctx.reply(ctx.tr("✅ 阻塞 {r} 已解除，持续 {a}（工作时间）：{n}",
-                     "✅ Blocker {r} cleared after {a} of working time: {n}", r=blocker.ref,
-                     a=format_span(minutes, ctx.locale), n=note), "blocker.cleared", blocker.ref)  # fmt: skip
+    span = format_span(minutes, ctx.locale)
+    ctx.reply(text.cleared(blocker.ref, span, note, ctx.locale), "blocker.cleared", blocker.ref)
 
 
 # -- /blockers and the summaries for /status and reports --------------------------------------
@@ -200,20 +172,20 @@ def unblock(ctx: Context, cmd: Parsed) -> None:
 def list_blockers(ctx: Context, cmd: Parsed) -> None:
     blockers = open_blockers(ctx.session, ctx.eng_id)
     if not blockers:
-        ctx.reply(ctx.tr("未解除的阻塞：无。", "Open blockers: none."), "blockers.list")
+        ctx.reply(text.list_none(ctx.locale), "blockers.list")
         return
     people, calendar = _people(ctx.session, ctx.eng_id), _calendar(ctx.eng)
-    lines = [ctx.tr("未解除的阻塞（{n}）：", "Open blockers ({n}):", n=len(blockers))]
+    lines = [text.list_head(len(blockers), ctx.locale)]
     for blocker in blockers:
         task = ctx.session.get(Task, blocker.task_id) if blocker.task_id else None
         line = _line(blocker, people, age_minutes(blocker, calendar, ctx.now), ctx.locale)
-        lines.append(f"{line} · {task.ref} {task.title}" if task else line)
+        lines.append(text.list_line(line, task))
     ctx.reply("\n".join(lines), "blockers.list")
 
 
 def _line(blocker: Blocker, people: dict[int, Person], age: int, locale: str) -> str:
     owner = people[blocker.owner_id].name if blocker.owner_id in people else "—"
-    return f"{blocker.ref} {_short(blocker.description)} · {owner} · {_age_text(age, locale)}"
+    return text.blocker_line(blocker, owner, age, locale)
 
 
 def summary_lines(
@@ -273,10 +245,9 @@ def _check(ctx: Context, blocker: Blocker) -> None:
 def _send(ctx: Context, blocker: Blocker, step: int, age: int) -> None:
     people = _people(ctx.session, ctx.eng_id)
     owner = people[blocker.owner_id].name if blocker.owner_id in people else "—"
-    message = ctx.tr("🚨 阻塞升级（第 {s} 级）：{r} {d}｜负责人 {o}，{w} 登记，已持续 {a}（工作时间）未解除",
-                     "🚨 Blocker escalation (step {s}): {r} {d} | owner {o}, recorded {w}, open for {a} "
-                     "of working time", s=step, r=blocker.ref, d=blocker.description, o=owner,
-                     w=when(blocker.opened_at, ctx.eng.timezone), a=format_span(age, ctx.locale))  # fmt: skip
+    recorded = when(blocker.opened_at, ctx.eng.timezone)
+    message = text.escalation(step, blocker, owner, recorded, format_span(age, ctx.locale),
+                              ctx.locale)  # fmt: skip
     key = f"blocker:{ctx.eng.code}:{blocker.ref}:step{step}"
     ctx.notify_roles(set(hears(step)), f"{ctx.eng.code} {message}", "blocker.escalated",
                      blocker.ref, key)  # fmt: skip

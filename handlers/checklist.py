@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from base.errors import InvalidState, NotFound, PermissionDenied
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context
-from bot.errors import InvalidState, NotFound, PermissionDenied
 from bot.lexer import normalise
 from domain.catalog import EITHER_PARTY, PARTIES
+from handlers import checklist_text as text
 from handlers import limits
 from storage.db import insert_ignore
 from storage.models import ChecklistItem, Person
@@ -67,27 +68,22 @@ def progress(session: Session, engagement_id: int) -> tuple[int, int]:
 def show_checklist(ctx: Context, cmd: Parsed) -> None:
     rows = items(ctx.session, ctx.eng_id)
     done = sum(1 for row in rows if row.done_at)
-    lines = [ctx.tr("服务启动清单（{d}/{t} 完成）", "Onboarding checklist ({d}/{t} done)",
-                    d=done, t=len(rows))]  # fmt: skip
+    lines = [text.head(done, len(rows), ctx.locale)]
     for row in rows:
         lines.append(_item_line(ctx, row))
     if done < len(rows):
-        lines.append(ctx.tr("完成一项：/完成 编号或名称 [备注]，例如 /完成 2",
-                            "Tick an item: /done NUMBER-or-NAME [note], e.g. /done 2"))  # fmt: skip
+        lines.append(text.tick_hint(ctx.locale))
     ctx.reply("\n".join(lines), "checklist")
 
 
 def _item_line(ctx: Context, row: ChecklistItem) -> str:
     item = _BY_KEY[row.key]
     party = PARTIES[item.party].name(ctx.locale)
-    mark = "✅" if row.done_at else "⬜"
-    line = ctx.tr("{n}. {m} {t}（{p}）", "{n}. {m} {t} ({p})", n=row.position, m=mark,
-                  t=item.title(ctx.locale), p=party)  # fmt: skip
-    if row.done_at is None:
-        return line
-    who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
-    line += f" — {who.name if who else '?'} {ctx.when(row.done_at)}"
-    return line + (ctx.tr("：{n}", ": {n}", n=row.note) if row.note else "")
+    done: tuple[str, str, str] | None = None
+    if row.done_at is not None:
+        who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
+        done = (who.name if who else "?", ctx.when(row.done_at), row.note)
+    return text.item_line(row.position, item.title(ctx.locale), party, ctx.locale, done)
 
 
 def mark_done(ctx: Context, cmd: Parsed) -> None:
@@ -96,31 +92,23 @@ def mark_done(ctx: Context, cmd: Parsed) -> None:
     row = _find(ctx, rows, cmd.arg("item"))
     item = _BY_KEY[row.key]
     if ctx.actor is None or ctx.actor.party != item.party:
-        raise PermissionDenied(
-            ctx.tr("“{i}”由{p}完成。", "'{i}' is for the {p} to complete.",
-                   i=item.title(ctx.locale), p=PARTIES[item.party].name(ctx.locale))
-        )  # fmt: skip
+        party = PARTIES[item.party].name(ctx.locale)
+        raise PermissionDenied(text.other_party(item.title(ctx.locale), party, ctx.locale))
     if row.done_at is not None:
         who = ctx.session.get(Person, row.done_by_id) if row.done_by_id else None
         raise InvalidState(
-            ctx.tr("“{i}”已由{w}于 {t} 完成。", "'{i}' was already done by {w} at {t}.",
-                   i=item.title(ctx.locale), w=who.name if who else "?", t=ctx.when(row.done_at))
+            text.already_done(item.title(ctx.locale), who.name if who else "?",
+                              ctx.when(row.done_at), ctx.locale)
         )  # fmt: skip
     row.done_at, row.done_by_id, row.note = ctx.now, ctx.person.id, cmd.arg("note") or ""
     ctx.session.add(row)
     ctx.audit("checklist.done", item=row.key, note=row.note)
     done = sum(1 for r in rows if r.done_at)
-    ctx.reply(
-        ctx.tr("✅ {i} 已完成（{d}/{t}）。", "✅ {i} done ({d}/{t}).",
-               i=item.title(ctx.locale), d=done, t=len(rows)),
-        "checklist.done",
-    )  # fmt: skip
+    ctx.reply(text.ticked(item.title(ctx.locale), done, len(rows), ctx.locale), "checklist.done")
     if done == len(rows):
-        text = ctx.tr("服务启动清单全部完成：项目进入日常执行阶段。",
-                      "The onboarding checklist is complete: the engagement moves to daily "
-                      "execution.")  # fmt: skip
-        ctx.reply(text, "checklist.complete")
-        ctx.notify_roles({"vendor_pm", "customer_manager"}, f"{ctx.eng.code}: {text}",
+        complete = text.complete(ctx.locale)
+        ctx.reply(complete, "checklist.complete")
+        ctx.notify_roles({"vendor_pm", "customer_manager"}, f"{ctx.eng.code}: {complete}",
                          "checklist.complete", dedupe_key=f"checklist:{ctx.eng.code}:complete")  # fmt: skip
         ctx.audit("phase.changed", phase="execution")
 
@@ -132,11 +120,7 @@ def _find(ctx: Context, rows: list[ChecklistItem], wanted: str) -> ChecklistItem
         names = {str(row.position), row.key, normalise(item.zh), normalise(item.en)}
         if key in names:
             return row
-    raise NotFound(
-        ctx.tr("清单里没有“{w}”：请用编号 1-{n} 或名称（发送 /清单 查看）。",
-               "No checklist item '{w}': use a number 1-{n} or its name (send /checklist).",
-               w=wanted[:30], n=len(rows))
-    )  # fmt: skip
+    raise NotFound(text.not_found(wanted, len(rows), ctx.locale))
 
 
 COMMANDS = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from base.errors import NotFound
 from bot.assurance import INTAKE
 from bot.commands import Arg, Command, Parsed
 from bot.context import Context, roles_text
-from bot.errors import NotFound
-from bot.i18n import tr
+from handlers import help_text as text
 
 
 def help_command(ctx: Context, cmd: Parsed) -> None:
@@ -15,14 +15,12 @@ def help_command(ctx: Context, cmd: Parsed) -> None:
     if topic:
         ctx.reply(_explain(ctx, topic), "help")
         return
-    lines = [ctx.tr("你可以在这里使用的命令：", "Commands you can use here:")]
+    lines = [text.list_head(ctx.locale)]
     for command in _visible(ctx):
-        lines.append(_line(command, ctx.locale))
-    lines.append(ctx.tr("发送 /帮助 命令名 查看用法，例如 /帮助 完成。",
-                        "Send /help COMMAND for its usage, e.g. /help done."))  # fmt: skip
+        lines.append(text.command_line(command, ctx.locale))
+    lines.append(text.usage_hint(ctx.locale))
     if ctx.engagement is None:
-        lines.append(ctx.tr("这个会话还没有对应的项目：厂商项目经理在群里发送 /绑定 项目编号。",
-                            "No engagement here yet: the vendor PM sends /bind CODE in the group."))  # fmt: skip
+        lines.append(text.unbound(ctx.locale))
     ctx.reply("\n".join(lines), "help")
 
 
@@ -34,43 +32,13 @@ def _visible(ctx: Context) -> list[Command]:
     return [c for c in ctx.registry.commands if c in open_to_all or actor.may(c)]
 
 
-def _line(command: Command, locale: str) -> str:
-    """`/工单 /ticket — 开工单…`: both names and what it does; `/help COMMAND` gives the usage."""
-    summary = command.summary[1] if locale == "en" else command.summary[0]
-    first, second = (
-        (command.name, command.aliases[0]) if locale == "en" else (command.aliases[0], command.name)
-    )
-    return f"/{first} /{second} — {summary}"
-
-
 def _explain(ctx: Context, topic: str) -> str:
     command = ctx.registry.get(topic)
     if command is None:
         close = ctx.registry.suggest(topic.lstrip("/／"))
-        hint = " ".join(f"/{c}" for c in close)
-        raise NotFound(
-            ctx.tr("没有命令 {t}。{h}", "There is no command {t}. {h}", t=topic,
-                   h=ctx.tr("你是不是想查 {x}？", "Did you mean {x}?", x=hint) if hint else "")
-            .strip()
-        )  # fmt: skip
-    return _describe(ctx, command)
-
-
-def _describe(ctx: Context, command: Command) -> str:
-    locale = ctx.locale
-    summary = command.summary[1] if locale == "en" else command.summary[0]
-    names = " ".join(f"/{word}" for word in command.words())
-    lines = [f"{names} — {summary}", tr(locale, "用法：{u}", "Usage: {u}", u=command.usage(locale))]
-    example = command.example_for(locale)
-    if example:
-        lines.append(tr(locale, "例如：{e}", "Example: {e}", e=example))
-    who = (
-        roles_text(command, locale, ctx.vocabulary)
-        if command.roles
-        else tr(locale, "所有人", "anyone")
-    )
-    lines.append(tr(locale, "谁可以用：{w}", "Who may use it: {w}", w=who))
-    return "\n".join(lines)
+        raise NotFound(text.no_command(topic, close, ctx.locale))
+    roles = roles_text(command, ctx.locale, ctx.vocabulary) if command.roles else None
+    return text.describe(command, roles, ctx.locale)
 
 
 COMMANDS = [
