@@ -114,6 +114,8 @@ class Context:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the app's (bot.vocabulary)
     # This command's last audit entry (see `_anchored`).
     _audited: AuditEntry | None = field(default=None, init=False, repr=False)
+    # The policy, read once per context: (the engagement it was read for, the policy).
+    _policy: tuple[Engagement, Any] | None = field(default=None, init=False, repr=False)
 
     def tr(self, zh: str, en: str, **values: Any) -> str:
         return tr(self.locale, zh, en, **values)
@@ -139,8 +141,13 @@ class Context:
 
     @property
     def policy(self) -> Any:
-        """The engagement's policy, parsed once by the app (`Vocabulary.policy`)."""
-        return self.vocabulary.policy(self.eng)
+        """The engagement's policy, parsed once by the app (`Vocabulary.policy`) and read once
+        per command or job item: handlers ask for it often, and reading it serialises the
+        engagement's rules to find the parsed policy."""
+        engagement = self.eng
+        if self._policy is None or self._policy[0] is not engagement:
+            self._policy = (engagement, self.vocabulary.policy(engagement))
+        return self._policy[1]
 
     @property
     def eng_id(self) -> int:

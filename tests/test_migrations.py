@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,14 +10,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, text
+from sqlalchemy import Connection, Engine, MetaData, Table, text
 from sqlmodel import Session, SQLModel, col, select
 
 import storage.models  # noqa: F401
-from storage.db import make_engine, normalise_url
+from storage.db import make_engine
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.models import Signature
-from tests.conftest import PG_URL
+from tests.conftest import empty_pg_database
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -46,22 +44,12 @@ def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    if not PG_URL:
-        pytest.skip(
-            "PostgreSQL suite: set RENTIAN_TEST_PG_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
-        )
-    name = f"rentian_migrate_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(normalise_url(PG_URL).rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with empty_pg_database("rentian_migrate") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
