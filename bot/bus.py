@@ -8,7 +8,7 @@ causes; if that transaction fails, a second one records the event as failed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from sqlalchemy import Engine, select
@@ -73,23 +73,63 @@ class Bus:
                           inbound.channel, inbound.event_id)  # fmt: skip
             return self._failed(inbound, error, deliver)
 
+    def handle_batch(
+        self,
+        inbounds: Sequence[Inbound],
+        *,
+        before_commit: Callable[[Session], None] | None = None,
+    ) -> list[Outcome]:
+        """Several events in ONE transaction (group commit), each as `handle` would run it,
+        in order; `before_commit` runs last in that transaction (the inbox deletes the rows
+        it handed over, so they go exactly when their effects commit).
+
+        A command's own failure is answered and recorded inside the batch, as `handle` does.
+        Should the batch's transaction itself fail, each event is handled again in a
+        transaction of its own (the failing one is then recorded), and `before_commit` runs
+        in one more; a database that cannot be used just now raises, as from `handle`.
+        """
+        cleaned = [intake.clean(inbound) for inbound in inbounds]
+        try:
+            with transaction(self.engine) as session:
+                outcomes = [self._handle_in(session, inbound, False) for inbound in cleaned]
+                if before_commit is not None:
+                    before_commit(session)
+        except Exception as error:
+            if intake.retryable(error):
+                raise
+            log.warning("a batch of %d events failed (%s); handling them one by one",
+                        len(cleaned), intake.describe(error)[0])  # fmt: skip
+            outcomes = [self.handle(inbound) for inbound in inbounds]
+            if before_commit is not None:
+                with transaction(self.engine) as session:
+                    before_commit(session)
+            return outcomes
+        if self.on_commit and any(outcome.replies for outcome in outcomes):
+            self.on_commit()
+        return outcomes
+
     def _handle(self, inbound: Inbound, deliver: bool) -> Outcome:
         with transaction(self.engine) as session:
-            fresh = insert_ignore(
-                session, InboundKey, channel=inbound.channel, key=inbound.event_id,
-                received_at=clock.now(),
-            )  # fmt: skip
-            if not fresh:
-                log.info("duplicate event %s:%s ignored", inbound.channel, inbound.event_id)
-                return Outcome(duplicate=True)
-            context = self._context(session, inbound)
-            error = self._dispatch(context, inbound)
-            if error is not None:
-                intake.mark_failed(session, inbound, error)
-            replies = _replies(session, context.reply_ids)
-            notices = _deliver_here(session, inbound.channel, context) if deliver else []
-        if replies and self.on_commit:
+            outcome = self._handle_in(session, inbound, deliver)
+        if outcome.replies and self.on_commit:
             self.on_commit()
+        return outcome
+
+    def _handle_in(self, session: Session, inbound: Inbound, deliver: bool) -> Outcome:
+        """One cleaned event in the caller's transaction."""
+        fresh = insert_ignore(
+            session, InboundKey, channel=inbound.channel, key=inbound.event_id,
+            received_at=clock.now(),
+        )  # fmt: skip
+        if not fresh:
+            log.info("duplicate event %s:%s ignored", inbound.channel, inbound.event_id)
+            return Outcome(duplicate=True)
+        context = self._context(session, inbound)
+        error = self._dispatch(context, inbound)
+        if error is not None:
+            intake.mark_failed(session, inbound, error)
+        replies = _replies(session, context.reply_ids)
+        notices = _deliver_here(session, inbound.channel, context) if deliver else []
         return Outcome(replies=replies, notices=notices)
 
     def _failed(self, inbound: Inbound, error: Exception, deliver: bool) -> Outcome:

@@ -97,6 +97,28 @@ class OutboxSettings(_Section):
         return self
 
 
+class DatabaseSettings(_Section):
+    # SQLite's `synchronous` in WAL mode: NORMAL syncs at checkpoints, so a power loss may
+    # undo the last commits (never corrupt the file); FULL syncs every commit. See
+    # docs/operations.md, "Durability". PostgreSQL keeps its own settings.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    pool_size: int = Field(default=8, ge=1, le=100)  # connections kept open per process
+
+
+class IntakeSettings(_Section):
+    """The inbox between a platform's callback and the bus (docs/architecture.md, "Intake")."""
+
+    workers: int = Field(default=2, ge=1, le=32)  # threads taking inbox rows, per process
+    batch: int = Field(default=32, ge=1, le=500)  # rows at most in one transaction
+    poll_seconds: float = Field(default=0.5, ge=0.01, le=60)  # idle poll, for other instances' rows
+
+
+class SchedulerSettings(_Section):
+    # How often an instance that does not run the scheduler asks whether it may (PostgreSQL:
+    # the leader's advisory lock goes with its connection when it dies).
+    leader_poll_seconds: float = Field(default=10, ge=0.1, le=300)
+
+
 class FeishuSettings(_Channel):
     mode: Literal["webhook", "longconn"] = "webhook"
     app_id: Annotated[str, AfterValidator(check_feishu_app_id)] = ""
@@ -182,6 +204,9 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     feishu: FeishuSettings = Field(default_factory=FeishuSettings)
     dingtalk: DingtalkSettings = Field(default_factory=DingtalkSettings)
     wecom: WecomSettings = Field(default_factory=WecomSettings)
