@@ -54,13 +54,21 @@ def _email_signing(engagement: Engagement) -> bool:
 
 
 def build(settings: Settings, engine: Engine | None = None) -> Runtime:
-    engine = engine or make_engine(settings.db)
+    engine = engine or make_engine(
+        settings.db,
+        synchronous=settings.database.sqlite_synchronous,
+        pool_size=settings.database.pool_size,
+    )
     registry = Registry(all_commands())
     bus = Bus(engine, registry, settings.bot.names, vocabulary=vocabulary())
     return Runtime(settings, engine, registry, all_jobs(), bus)
 
 
 def from_args(args: argparse.Namespace) -> Runtime:
-    """The runtime of an operator command: the settings, with `--db` if given."""
-    overrides = {"db": args.db} if getattr(args, "db", None) else {}
-    return build(load_settings(**overrides))
+    """The runtime of an operator command: the settings the CLI checked (`args.settings`), or
+    read now, with `--db` if given."""
+    settings = getattr(args, "settings", None)
+    if settings is None:
+        overrides = {"db": args.db} if getattr(args, "db", None) else {}
+        settings = load_settings(**overrides)
+    return build(settings)

@@ -1,26 +1,33 @@
 """Engine and sessions: SQLite (WAL, busy timeout, immediate write transactions) or PostgreSQL.
 
-One URL setting picks the database; the rest of the code does not care which.
+One URL setting picks the database; the rest of the code does not care which. Connections are
+pooled for the life of the process (`dispose_all` closes them): opening a SQLite connection per
+transaction cost ~12 ms, closing the last one checkpointing and syncing the WAL each time.
 """
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Engine, create_engine, event, exc, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, CompileError, DBAPIError
+from sqlalchemy.pool import QueuePool, StaticPool
 from sqlmodel import Session, SQLModel
 
 from base.errors import StorageError
 
 _BUSY_TIMEOUT_MS = 10_000
+SYNCHRONOUS = ("NORMAL", "FULL")  # SQLite's `synchronous` in WAL mode; docs/operations.md
+# A PostgreSQL connection idle longer than this is pinged when it is checked out: a server
+# restarted meanwhile costs no transaction. One in steady use is not (a round trip each time).
+PING_AFTER_IDLE_SECONDS = 5.0
 _SUPPORTED = {"sqlite": "pysqlite", "postgresql": "psycopg"}  # backend: its one driver here
 _USE = "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME"
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -34,12 +41,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(
+    url: str, *, create: bool = True, synchronous: str = "NORMAL", pool_size: int = 8
+) -> Engine:
     """An engine for `url`, or `StorageError` for a URL of no database Rentian supports.
 
     A missing SQLite file is created on first use, and its folder if only that is missing (a
     deeper missing path is more likely a typo); with `create=False` a missing file is an error.
+    `synchronous` is SQLite's (NORMAL or FULL); `pool_size` connections stay open, as many
+    more may open for a burst and close when returned.
     """
+    if synchronous not in SYNCHRONOUS:
+        raise StorageError(
+            f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}"
+        )
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
@@ -47,15 +62,21 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     backend = parsed.get_backend_name()
     if backend not in _SUPPORTED or parsed.get_driver_name() != _SUPPORTED[backend]:
         raise StorageError(f"{safe_url(parsed)}: not a supported database ({_USE})")
+    pool: dict[str, Any] = {
+        "poolclass": QueuePool,
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+    }
     if backend != "sqlite":
-        engine = create_engine(parsed, pool_pre_ping=True)
-        _engines.add(engine)
-        return engine
-    _check_sqlite_file(parsed, create)
-    engine = create_engine(
-        parsed, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
-    )
-    _configure_sqlite(engine)
+        engine = create_engine(parsed, **pool)
+        _ping_when_idle(engine)
+    else:
+        _check_sqlite_file(parsed, create)
+        if _in_memory(parsed):  # one database per connection: share a single connection
+            pool = {"poolclass": StaticPool}
+        connect_args = {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000}
+        engine = create_engine(parsed, connect_args=connect_args, **pool)
+        _configure_sqlite(engine, synchronous)
     _engines.add(engine)
     return engine
 
@@ -69,6 +90,11 @@ def db_error_reason(error: DBAPIError) -> str:
     """The driver's message on one line (psycopg's run over several)."""
     lines = (line.strip() for line in str(error.orig).splitlines())
     return "; ".join(line for line in lines if line)
+
+
+def _in_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
 
 
 def _check_sqlite_file(url: URL, create: bool) -> None:
@@ -101,7 +127,9 @@ def dispose_all() -> None:
         engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    # PRAGMAs once per connection, when it opens: the pool keeps it for the process. WAL
+    # checkpoints are left to SQLite's automatic one (every ~1000 pages of WAL).
     # pysqlite's own transaction handling defers BEGIN; take it over so that every
     # transaction is BEGIN IMMEDIATE: writers queue on the busy timeout instead of failing
     # later with a stale snapshot (the audit chain reads the last hash, then appends).
@@ -112,12 +140,36 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """`pool_pre_ping` costs a round trip on every checkout; ping only a connection that sat
+    idle, where a server restart may have closed it. A connection that breaks in use raises a
+    disconnect error, which invalidates it and every older one in the pool (SQLAlchemy does
+    that), and callers treat as retryable (bot.intake.retryable)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as error:  # any failure: the pool opens a new connection instead
+            raise exc.DisconnectionError(str(error)) from error
 
 
 @contextmanager
@@ -127,6 +179,12 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+# INSERT … ON CONFLICT DO NOTHING RETURNING pk, built once per table, dialect and column names
+# (building one per call cost ~13% of a message); the values are bound at execution, so
+# SQLAlchemy's compiled cache serves every call after the first.
+_INSERT_IGNORE: dict[tuple[Any, str, tuple[str, ...]], Any] = {}
+
+
 def insert_ignore(session: Session, model: type[SQLModel], **values: Any) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True if the row was written.
 
@@ -134,15 +192,29 @@ def insert_ignore(session: Session, model: type[SQLModel], **values: Any) -> boo
     """
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
+    cache_key = (table, dialect, tuple(values))
+    statement = _INSERT_IGNORE.get(cache_key)
+    if statement is None:
+        statement = _INSERT_IGNORE[cache_key] = _insert_ignore_statement(table, dialect, values)
+    return session.execute(statement, values).first() is not None
+
+
+def _insert_ignore_statement(table: Any, dialect: str, values: dict[str, Any]) -> Any:
+    # Parameters at execution are matched to columns by name and an unknown one is silently
+    # left out, where `.values()` raises: check the names once, when the statement is built,
+    # and raise what `.values()` does.
+    unknown = [name for name in values if name not in table.c]
+    if unknown:
+        raise CompileError(f"Unconsumed column names: {', '.join(unknown)}")
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+        statement: Any = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+        statement = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        statement = insert(table).values(**values)
+        statement = insert(table)
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT SQLAlchemy runs with RETURNING.
     key = next(iter(table.primary_key.columns))
-    return session.execute(statement.returning(key)).first() is not None
+    return statement.returning(key)
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
