@@ -28,17 +28,23 @@ def parse(
     bot_names: frozenset[str] = frozenset(),
 ) -> Inbound:
     """A line typed on the console, as an `Inbound` from `user` in `chat_id`."""
-    mentions = tuple(
-        Mention(external_id=t.text[1:], name=t.text[1:], is_bot=normalise(t.text[1:]) in bot_names)
-        for t in tokenize(text)
-        if t.is_mention
-    )
+    mentions = _mentions(text, bot_names) if "@" in text or "＠" in text else ()
     message_id = event_id or uuid.uuid4().hex
     return Inbound(
         channel=CHANNEL, chat_id=chat_id, chat_type=ChatType.DIRECT if direct else ChatType.GROUP,
         sender_id=user, sender_name=user, text=text, event_id=message_id,
         message_id=message_id, received_at=now, mentions=mentions,
     )  # fmt: skip
+
+
+def _mentions(text: str, bot_names: frozenset[str]) -> tuple[Mention, ...]:
+    """The `@name` tokens of `text`. Only a text with an `@` or `＠` can hold one: a token is a
+    piece of the text, so the caller skips tokenizing every other (most of them)."""
+    return tuple(
+        Mention(external_id=t.text[1:], name=t.text[1:], is_bot=normalise(t.text[1:]) in bot_names)
+        for t in tokenize(text)
+        if t.is_mention
+    )
 
 
 def render(message: Outgoing, here: str = "") -> str:

@@ -1,5 +1,5 @@
 """What every platform adapter does the same way: the HTTP answer to a callback, the freshness
-window of a signed timestamp, handing a message to the bus, whether the bus refused it, and
+window of a signed timestamp, handing a message to the inbox, whether the bus refused it, and
 turning a platform's failures into the dispatcher's `NetworkError` / `PlatformRefused`.
 
 No platform SDK is imported here.
@@ -21,7 +21,7 @@ from bot.redact import redact
 if TYPE_CHECKING:
     from fastapi import Response
 
-    from bot.channels import Handle
+    from bot.channels import Accept
     from bot.message import Inbound
     from bot.outcome import Outcome
 
@@ -67,13 +67,14 @@ def fresh(timestamp: str, window: timedelta, *, now: datetime, per_second: int =
     return abs(now - sent) <= window
 
 
-async def hand_over(handle: Handle, inbound: Inbound, log: logging.Logger, where: str) -> Outcome:
-    """Run a verified message through the bus; returns once it committed, so the caller may
-    acknowledge it. A redelivery the bus already handled is logged, not an error."""
-    outcome = await handle(inbound)
-    if outcome.duplicate:
-        log.info("%s: event %s already handled", where, inbound.event_id)
-    return outcome
+async def hand_over(accept: Accept, inbound: Inbound, log: logging.Logger, where: str) -> bool:
+    """Write a verified message into the inbox; returns once it committed, so the caller may
+    acknowledge it (the inbox workers handle it afterwards). A redelivery of a message still
+    waiting there is logged, not an error: False."""
+    fresh = await accept(inbound)
+    if not fresh:
+        log.info("%s: event %s already in the inbox", where, inbound.event_id)
+    return fresh
 
 
 def was_refused(outcome: Outcome) -> bool:

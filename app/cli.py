@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inbox", queues.inbox, "list inbound events, newest first (failed: not handled again)"
     )
     inbox.add_argument("--json", action="store_true")
-    inbox.add_argument("--status", choices=["handled", "failed"])
+    inbox.add_argument("--status", choices=["pending", "handled", "failed"])
     inbox.add_argument("--limit", type=int, default=200)
 
     audit = sub.add_parser("audit", help="the audit log")
@@ -190,7 +190,8 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _check_settings_and_database(args: argparse.Namespace) -> None:
     """Before the command runs: every setting, then the database's schema, which must be the
-    newest (`init` is the command that creates or upgrades it, and checks for itself)."""
+    newest (`init` is the command that creates or upgrades it, and checks for itself). The
+    settings are kept on `args` for the command's runtime: read once per run."""
     from pydantic import ValidationError
 
     from config.settings import describe, load_settings
@@ -202,6 +203,7 @@ def _check_settings_and_database(args: argparse.Namespace) -> None:
     except ValidationError as error:
         raise ConfigError(describe(error), "settings") from None
     redact.register_settings(settings)
+    args.settings = settings
     if args.command == "init":
         return
     engine = make_engine(settings.db, create=False)

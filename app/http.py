@@ -1,5 +1,6 @@
-"""The HTTP app: `/healthz` and the platforms' webhooks; its lifespan runs the dispatcher and
-the scheduler, and stops them cleanly (nothing half-sent; pending rows stay pending). Request
+"""The HTTP app: `/healthz` and the platforms' webhooks; its lifespan runs the inbox workers,
+the dispatcher and the scheduler, and stops them cleanly (nothing half-handled or half-sent;
+waiting events and pending rows stay for the next start). Request
 bodies are bounded (`BodyLimit`) before any route reads them: before any signature check."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from app.channels import load
 from app.runtime import Runtime
 from bot.channels import Sender
 from bot.dispatcher import Dispatcher
-from bot.message import Inbound
-from bot.outcome import Outcome
+from bot.inbox import Inbox
+from bot.inbox import pending as inbox_pending
 from bot.scheduler import Scheduler
 from storage import outbox
 from storage.db import transaction
@@ -30,16 +31,16 @@ STOP_TIMEOUT_SECONDS = 15.0
 
 
 def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
-    """The HTTP app with every enabled channel's routes; its lifespan runs the dispatcher, the
-    scheduler and the channels' long connections."""
+    """The HTTP app with every enabled channel's routes; its lifespan runs the inbox workers,
+    the dispatcher, the scheduler and the channels' long connections (`app.state.inbox` is the
+    inbox: a test without the lifespan drains it itself)."""
     adapters = [
         load(name, runtime.settings)
         for name in runtime.settings.enabled_channels()
         if name != "console"
     ]
-
-    async def handle(inbound: Inbound) -> Outcome:
-        return await asyncio.to_thread(runtime.bus.handle, inbound)
+    inbox = Inbox(runtime.engine, runtime.bus, runtime.settings.intake)
+    inlet = inbox.inlet()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,17 +56,25 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
 
         runtime.bus.on_commit = wake
         task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")
-        jobs = Scheduler(runtime.engine, runtime.jobs, runtime.vocabulary) if scheduler else None
+        inbox.start()  # what an earlier run accepted and did not handle goes first
+        jobs = (
+            Scheduler(runtime.engine, runtime.jobs, runtime.vocabulary,
+                      leader_poll_seconds=runtime.settings.scheduler.leader_poll_seconds)
+            if scheduler
+            else None
+        )  # fmt: skip
         if jobs:
             jobs.start()
         for adapter in adapters:
-            await adapter.start(handle)
+            await adapter.start(inlet)
         app.state.runtime, app.state.dispatcher = runtime, dispatcher
         try:
             yield
         finally:
             for adapter in adapters:
                 await adapter.stop()
+            # After the channels: nothing is accepted any more. Each worker ends its batch.
+            await asyncio.to_thread(inbox.stop, STOP_TIMEOUT_SECONDS)
             if jobs:
                 jobs.shutdown()
             dispatcher.stop()
@@ -79,8 +88,9 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
     app = FastAPI(title="Rentian", openapi_url=None, docs_url=None, redoc_url=None,
                   lifespan=lifespan)  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http.max_body_bytes)
+    app.state.inbox = inbox
     for adapter in adapters:
-        adapter.install(app, handle)
+        adapter.install(app, inlet)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -88,12 +98,14 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
             with transaction(runtime.engine) as session:
                 session.execute(text("SELECT 1"))
                 pending = outbox.count_pending(session)
+                waiting = inbox_pending(session)
         except Exception as error:  # the database is the one thing health depends on
             log.warning("health check: database unavailable: %s", error)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({
             "status": "ok", "database": runtime.engine.dialect.name,
             "channels": runtime.settings.enabled_channels(), "outbox_pending": pending,
+            "inbox_pending": waiting,
         })  # fmt: skip
 
     return app

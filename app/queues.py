@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -14,10 +13,7 @@ from app.runtime import Runtime, from_args
 from bot import clock
 from storage import outbox
 from storage.db import transaction
-from storage.models import OutboxMessage
-
-if TYPE_CHECKING:
-    pass
+from storage.models import InboxEvent, OutboxMessage
 
 
 def outbox_list(args: argparse.Namespace) -> int:
@@ -75,18 +71,35 @@ def _row_json(row: OutboxMessage, codes: dict[int, str]) -> dict[str, object]:
 
 
 def inbox(args: argparse.Namespace) -> int:
-    """Inbound events by their dedupe keys; a failed one with its error (bot.intake)."""
+    """Inbound events: those waiting in the inbox (`pending`, oldest first: the order they are
+    handled in), then those handled or failed, by their dedupe keys, newest first; a failed
+    one with its error (bot.intake). `--status` shows one kind only."""
+    from bot import inbox as backlog
     from bot import intake
 
     runtime = from_args(args)
+    rows: list[dict[str, object]] = []
     with transaction(runtime.engine) as session:
-        rows = intake.listing(session, args.status, args.limit)
+        if args.status in (None, backlog.PENDING):
+            rows += [_waiting_json(row) for row in backlog.waiting(session, args.limit)]
+        if args.status != backlog.PENDING and len(rows) < args.limit:
+            keys = intake.listing(session, args.status, args.limit - len(rows))
+            rows += [intake.as_json(row) for row in keys]
     if args.json:
-        print(json.dumps([intake.as_json(row) for row in rows], ensure_ascii=False))
+        print(json.dumps(rows, ensure_ascii=False))
         return 0
     for row in rows:
-        error = f"  ! {row.error_class}: {row.error}" if row.status == intake.FAILED else ""
-        print(f"{row.received_at.isoformat()} {row.status:<7} {row.channel:<8} {row.key}{error}")
+        failed = row["status"] == intake.FAILED
+        error = f"  ! {row['error_class']}: {row['error']}" if failed else ""
+        print(f"{row['received_at']} {row['status']:<7} {row['channel']:<8} {row['key']}{error}")
     if not rows:
         print("no inbound events" if not args.status else f"no {args.status} inbound events")
     return 0
+
+
+def _waiting_json(row: InboxEvent) -> dict[str, object]:
+    """An inbox row in the shape of `bot.intake.as_json`, with status `pending`."""
+    return {
+        "channel": row.channel, "key": row.key, "received_at": row.received_at.isoformat(),
+        "status": "pending", "error_class": "", "error": "",
+    }  # fmt: skip

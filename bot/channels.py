@@ -7,6 +7,7 @@ this protocol.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bot.message import Inbound, Outgoing
@@ -23,9 +24,24 @@ if TYPE_CHECKING:
 # and SMTP take no idempotency key.
 IDEMPOTENT_SENDS: frozenset[str] = frozenset({"console", "feishu"})
 
-# Runs one inbound message through the bus (in a worker thread) once it is verified and
-# normalised; resolves after the transaction committed, so an adapter acks only then.
+# Writes a verified, normalised message into the inbox (bot.inbox); resolves once it is durably
+# there, so the adapter may acknowledge it then. False: it was waiting there already.
+Accept = Callable[[Inbound], Awaitable[bool]]
+# Runs one message through the bus now (in a worker thread); resolves after its transaction
+# committed, with what it caused: for an answer that must carry the outcome (a card click).
 Handle = Callable[[Inbound], Awaitable["Outcome"]]
+
+
+@dataclass(frozen=True)
+class Inlet:
+    """How an adapter hands a message over. `accept` for every message a person sent: the
+    platform is answered at once and the inbox workers handle it, in order per chat. `handle`
+    only where the platform's answer must say what the message did (a Feishu card click
+    answers with a toast and the updated card), and for channels whose reader waits anyway
+    (mail, the console)."""
+
+    accept: Accept
+    handle: Handle
 
 
 class Sender(Protocol):
@@ -43,11 +59,11 @@ class ChannelAdapter(Protocol):
         """What the dispatcher calls to deliver an outbox row on this channel."""
         ...
 
-    def install(self, app: FastAPI, handle: Handle) -> None:
+    def install(self, app: FastAPI, inlet: Inlet) -> None:
         """Add this channel's HTTP routes (e.g. POST /webhooks/feishu) to the app."""
         ...
 
-    async def start(self, handle: Handle) -> None:
+    async def start(self, inlet: Inlet) -> None:
         """Open long connections or mailbox watchers; return once they are running."""
         ...
 

@@ -38,13 +38,48 @@ FAILED = "failed"  # an inbound key's status; the others are "handled"
 _TEXT_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but \t and \n
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What `clean_text` (a text) and `_id` or `_line` (an id, a name) would remove or change:
+# controls, and surrogates (a pair is joined, a lone one dropped); `\r` is among the controls.
+_DIRTY_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_DIRTY = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # SQLSTATE classes of a database that cannot be used just now: connection (08), a deadlock
 # or serialisation conflict (40), resources (53), shutting down (57), system (58).
 _TRANSIENT_SQLSTATES = frozenset({"08", "40", "53", "57", "58"})
 
 
 def clean(inbound: Inbound) -> Inbound:
-    """`inbound` as the bus may store it, in every field that reaches the database."""
+    """`inbound` as the bus may store it, in every field that reaches the database.
+
+    Nearly every message needs no change: a few regex searches and length checks find that,
+    and `inbound` itself is returned, not a copy rebuilt field by field."""
+    if _is_clean(inbound):
+        return inbound
+    return _cleaned(inbound)
+
+
+def _is_clean(inbound: Inbound) -> bool:
+    """Whether `_cleaned` would change no field: text, ids and names free of what it removes,
+    ids and names within their bounds, and the tuples it rebuilds already tuples of `Mention`."""
+    alt_ids, mentions = inbound.sender_alt_ids, inbound.mentions
+    if type(alt_ids) is not tuple or type(mentions) is not tuple:
+        return False
+    ids = [inbound.chat_id, inbound.sender_id, inbound.event_id, inbound.message_id,
+           inbound.reply_to, *alt_ids]  # fmt: skip
+    names = [inbound.sender_name]
+    for mention in mentions:
+        if type(mention) is not Mention:
+            return False
+        ids.append(mention.external_id)
+        names.append(mention.name)
+    return (
+        _DIRTY_TEXT.search(inbound.text) is None
+        and _DIRTY.search("".join(ids) + "".join(names)) is None
+        and max(map(len, ids)) <= MAX_ID_CHARS
+        and max(map(len, names)) <= MAX_NAME_CHARS
+    )
+
+
+def _cleaned(inbound: Inbound) -> Inbound:
     return replace(
         inbound,
         text=clean_text(inbound.text),

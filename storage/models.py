@@ -120,7 +120,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_kind_created", "kind", "created_at"),  # the daily digest's window
+        Index("ix_outbox_digest", "engagement_id", "created_at", "kind"),  # the digest's window
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -159,6 +159,9 @@ class AuditEntry(SQLModel, table=True):
     """Append-only, hash-chained record of every signature, estimate and scope change."""
 
     __tablename__ = "audit_log"
+    # An engagement's last entry (the daily sync's anchor): PostgreSQL's index on engagement_id
+    # alone is not ordered by id.
+    __table_args__ = (Index("ix_audit_log_engagement_head", "engagement_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int | None = Field(default=None, index=True)
@@ -206,6 +209,8 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("engagement_id", "number"),
         Index("ix_ticket_open", "engagement_id", "status"),
+        Index("ix_ticket_opened", "engagement_id", "opened_at"),  # jobs' windows (0009)
+        Index("ix_ticket_resolved", "engagement_id", "resolved_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -263,7 +268,7 @@ class WorkLog(SQLModel, table=True):
 
     __tablename__ = "worklog"
     __table_args__ = (
-        Index("ix_worklog_day", "engagement_id", "work_date"),
+        Index("ix_worklog_day", "engagement_id", "work_date", "person_id"),  # a day's, by person
         Index("ix_worklog_person_day", "engagement_id", "person_id", "work_date"),
     )
 
@@ -312,7 +317,10 @@ class Task(SQLModel, table=True):
     under an effective change request (`change_request_id`).
     """
 
-    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number"),
+        Index("ix_task_plan", "engagement_id", "status", "plan_date"),  # due and overdue tasks
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
@@ -387,7 +395,11 @@ class Signature(SQLModel, table=True):
 class ChangeRequest(SQLModel, table=True):
     """A change request (变更单, CR-n): new scope -> estimate by level -> both sign -> effective."""
 
-    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number"),
+        Index("ix_changerequest_status", "engagement_id", "status", "number"),
+        Index("ix_changerequest_effective", "engagement_id", "effective_at"),  # weekly report
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
@@ -416,7 +428,12 @@ class ChangeRequest(SQLModel, table=True):
 class Blocker(SQLModel, table=True):
     """A blocker (阻塞问题, B-n) such as environment access waiting on the client."""
 
-    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number"),
+        Index("ix_blocker_opened", "engagement_id", "opened_at"),  # weekly report
+        # the open ones (cleared_at NULL), oldest first
+        Index("ix_blocker_cleared", "engagement_id", "cleared_at", "opened_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
@@ -442,7 +459,10 @@ class Blocker(SQLModel, table=True):
 class Deliverable(SQLModel, table=True):
     """A deliverable (交付物, D-n) submitted for a task or change request, and its acceptance."""
 
-    __table_args__ = (UniqueConstraint("engagement_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "number"),
+        Index("ix_deliverable_decided", "engagement_id", "decided_at"),  # weekly report
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
@@ -475,3 +495,22 @@ class Training(SQLModel, table=True):
     manual: str = ""
     recorded_by_id: int = Field(foreign_key="person.id")
     recorded_at: datetime = _when()
+
+
+class InboxEvent(SQLModel, table=True):
+    """A verified event accepted from a platform and not handled yet (bot.inbox): the intake's
+    backlog. A row is deleted in the transaction that handles it, so the table holds only
+    what is waiting, never history (`inbound_key` keeps that)."""
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (
+        UniqueConstraint("channel", "key"),
+        Index("ix_inbox_event_chat", "chat_key", "id"),  # a chat's head: its lowest id
+    )
+
+    id: int | None = Field(default=None, primary_key=True)  # the order events are handled in
+    channel: str
+    key: str  # the event's dedupe key, `Inbound.event_id`
+    chat_key: str  # channel and chat id: one chat's events are handled one after another
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the cleaned `Inbound`, JSON
+    received_at: datetime = _when()

@@ -5,13 +5,15 @@ This drives the real bus, handlers and database; only the person typing is simul
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import select
 
 from adapters import console
 from app.runtime import Runtime
-from bot import clock
+from bot import clock, inbox
+from bot.inbox import Inbox
 from bot.outcome import Outcome, Reply
 from bot.scheduler import tick
 from config.settings import DEMO_ENGAGEMENT
@@ -29,6 +31,22 @@ def english_engagement(folder: Path) -> Path:
     path = folder / "en.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def drain_inbox(runtime: Runtime, seconds: float = 20.0) -> int:
+    """Handle what waits in the inbox, as the app's workers would (they run only in the app's
+    lifespan), and return once it is empty: how many events this call handled. Where a
+    running app's workers hold some, it polls (bounded) until they have committed them."""
+    workers = Inbox(runtime.engine, runtime.bus, runtime.settings.intake)
+    deadline = time.monotonic() + seconds
+    handled = workers.drain()
+    while True:
+        with transaction(runtime.engine) as session:
+            if not inbox.pending(session):
+                return handled
+        assert time.monotonic() < deadline, "the inbox did not empty"
+        time.sleep(0.01)
+        handled += workers.drain()
 
 
 class ConsoleHarness:

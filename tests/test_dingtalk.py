@@ -30,12 +30,12 @@ from app.runtime import Runtime, build
 from base.errors import NetworkError, PlatformRefused
 from bot import clock
 from bot.dispatcher import Dispatcher
-from bot.message import ChatType, Inbound, Outgoing
-from bot.outcome import Outcome
+from bot.inbox import Inbox
+from bot.message import ChatType, Outgoing
 from config.settings import DingtalkSettings, OutboxSettings, Settings
 from storage.db import dispose_all
 from tests.fakes.dingtalk_server import DIRECT_PATH, GROUP_PATH, ROBOT_TOPIC, FakeDingtalk
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, drain_inbox
 
 CLIENT_ID = "dingabcdef123456"
 SECRET = "ding-app-secret"
@@ -144,7 +144,7 @@ def rt(db_url: str, engine: Engine, fake: FakeDingtalk, tmp_path: Path) -> Runti
 
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain the outbox themselves
+    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain inbox and outbox
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://rentian.test") as http:
         yield http
@@ -152,11 +152,14 @@ async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
+    drain_inbox(rt)  # what the callbacks left in the inbox first, as the workers would
     sender = dingtalk.create(rt.settings).sender()
     return Dispatcher(rt.engine, {"dingtalk": sender}, OutboxSettings())
 
 
 def rows(rt: Runtime) -> list[Any]:
+    """The outbox on this channel, once the inbox's events are handled (as its workers would)."""
+    drain_inbox(rt)
     return ConsoleHarness(rt).outbox(channel="dingtalk")
 
 
@@ -374,10 +377,7 @@ async def stream(rt: Runtime, fake: FakeDingtalk) -> AsyncIterator[DingtalkAdapt
     section = rt.settings.dingtalk.model_copy(update={"mode": "stream"})
     adapter = dingtalk.create(rt.settings.model_copy(update={"dingtalk": section}))
 
-    async def handle(inbound: Inbound) -> Outcome:
-        return await asyncio.to_thread(rt.bus.handle, inbound)
-
-    await adapter.start(handle)
+    await adapter.start(Inbox(rt.engine, rt.bus, rt.settings.intake).inlet())
     try:
         await until(lambda: fake.connected == 1)
         yield adapter

@@ -31,6 +31,7 @@ from app.http import create_app
 from app.runtime import Runtime, build
 from base.errors import NetworkError, PlatformRefused
 from bot import clock
+from bot.channels import Inlet
 from bot.dispatcher import Dispatcher
 from bot.message import Inbound, Outgoing
 from bot.outcome import Outcome
@@ -295,8 +296,11 @@ class Desk:
         self.handled.append(inbound)
         return await asyncio.to_thread(self.runtime.bus.handle, inbound)
 
+    async def accept(self, inbound: Inbound) -> bool:  # mail does not use the inbox
+        raise AssertionError(f"mail {inbound.event_id} went to the inbox")
+
     async def start(self) -> None:
-        await self.adapter.start(self.handle)
+        await self.adapter.start(Inlet(accept=self.accept, handle=self.handle))
         await wait_until(lambda: self.adapter.watcher.connected.is_set())
 
     async def mail(self, sender: str, subject: str, body: str, **headers: str) -> str:

@@ -26,11 +26,11 @@ from app.http import create_app
 from app.runtime import Runtime, build
 from bot import clock
 from bot.dispatcher import Dispatcher
-from bot.message import ChatType, Inbound, Mention, Outgoing
-from bot.outcome import Outcome
+from bot.inbox import Inbox
+from bot.message import ChatType, Mention, Outgoing
 from config.settings import FeishuSettings, OutboxSettings, Settings
 from tests.fakes.feishu_server import FakeFeishu
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, drain_inbox
 
 ENCRYPT_KEY = "test-encrypt-key"
 TOKEN = "test-verification-token"
@@ -161,18 +161,21 @@ def rt(db_url: str, engine: Engine, fake: FakeFeishu, tmp_path: Path) -> Runtime
 
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain the outbox themselves
+    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain inbox and outbox
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://rentian.test") as http:
         yield http
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
+    drain_inbox(rt)  # what the callbacks left in the inbox first, as the workers would
     adapter = feishu.create(rt.settings)
     return Dispatcher(rt.engine, {"feishu": adapter.sender()}, OutboxSettings())
 
 
 def rows(rt: Runtime) -> list[Any]:
+    """The outbox on this channel, once the inbox's events are handled (as its workers would)."""
+    drain_inbox(rt)
     return ConsoleHarness(rt).outbox(channel="feishu")
 
 
@@ -425,6 +428,7 @@ async def test_a_button_click_runs_its_command_as_the_person_who_clicked(
     rt: Runtime, client: httpx.AsyncClient
 ) -> None:
     await post(client, message_event("/工单 P2 报表导出超时"))
+    drain_inbox(rt)  # the ticket is opened; a click runs through the bus at once
     refused = await post(client, click_event("/响应 T-1", WANG_LI, "ev_click_1"))
     assert refused.status_code == 200
     assert refused.json()["toast"]["type"] == "error"  # a client may not acknowledge
@@ -463,10 +467,7 @@ async def test_long_connection_acks_after_the_commit_and_reconnects(
     section = rt.settings.feishu.model_copy(update={"mode": "longconn"})
     adapter = feishu.create(rt.settings.model_copy(update={"feishu": section}))
 
-    async def handle(inbound: Inbound) -> Outcome:
-        return await asyncio.to_thread(rt.bus.handle, inbound)
-
-    await adapter.start(handle)
+    await adapter.start(Inbox(rt.engine, rt.bus, rt.settings.intake).inlet())
     try:
         await until(lambda: fake.connections_opened == 1, "the first connection")
         fake.push_event(message_event("/工单 P3 报表导出超时"), "frame-1")

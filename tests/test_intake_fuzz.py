@@ -28,7 +28,7 @@ from bot.message import Inbound, Mention
 from config.settings import FeishuSettings, Settings
 from storage.db import transaction
 from storage.models import InboundKey, OutboxMessage, Ticket
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, drain_inbox
 from tests.test_feishu import ENCRYPT_KEY, ENGAGEMENT, GROUP, TOKEN, WANG_LI, message_event, signed
 
 # Strings that have broken chat bots: a NUL and other controls, lone surrogates, bidi
@@ -146,14 +146,19 @@ def test_a_text_over_the_limit_is_refused_when_meant_for_the_bot(
 
 
 @pytest.fixture
-async def feishu(db_url: str, engine: Engine, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+def fs_runtime(db_url: str, engine: Engine, tmp_path: Path) -> Runtime:
     section = FeishuSettings(enabled=True, app_id="cli_intake", app_secret="s3cret",
                              encrypt_key=ENCRYPT_KEY, verification_token=TOKEN)  # fmt: skip
     runtime = build(Settings(db=db_url, feishu=section), engine)
     path = tmp_path / "fs.toml"
     path.write_text(ENGAGEMENT, encoding="utf-8")
     ConsoleHarness(runtime).apply(path)
-    transport = httpx.ASGITransport(app=create_app(runtime, scheduler=False))
+    return runtime
+
+
+@pytest.fixture
+async def feishu(fs_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(fs_runtime, scheduler=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://rentian.test") as client:
         yield client
 
@@ -164,10 +169,11 @@ async def _post(client: httpx.AsyncClient, event: dict[str, object]) -> int:
 
 
 async def test_a_signed_zero_byte_is_answered_once_and_its_redeliveries_get_200(
-    feishu: httpx.AsyncClient, engine: Engine
+    feishu: httpx.AsyncClient, engine: Engine, fs_runtime: Runtime
 ) -> None:
     for _ in range(3):
         assert await _post(feishu, message_event("/nosuch\u0000cmd", event_id="ev_nul")) == 200
+        drain_inbox(fs_runtime)  # as the inbox's workers would
     with transaction(engine) as session:
         kinds = session.execute(select(OutboxMessage.kind)).scalars().all()
         keys = session.execute(select(InboundKey.key, InboundKey.status)).all()
@@ -175,13 +181,14 @@ async def test_a_signed_zero_byte_is_answered_once_and_its_redeliveries_get_200(
 
 
 async def test_hostile_strings_in_signed_events_all_get_200(
-    feishu: httpx.AsyncClient, engine: Engine
+    feishu: httpx.AsyncClient, engine: Engine, fs_runtime: Runtime
 ) -> None:
     for n, hostile in enumerate(HOSTILE):
         event = message_event(f"/工单 P2 {hostile}", event_id=f"ev_{n}{hostile[:50]}",
                               message_id=f"om_{hostile[:50]}", chat=GROUP if n % 3 else hostile,
                               sender=WANG_LI if n % 2 else hostile)  # fmt: skip
         assert await _post(feishu, event) == 200, hostile
+    assert drain_inbox(fs_runtime) == len(HOSTILE)  # each one through the inbox, intact
     with transaction(engine) as session:
         statuses = session.execute(select(InboundKey.status)).scalars().all()
         internal = session.execute(

@@ -34,7 +34,7 @@ from bot.scheduler import Run
 from config.settings import OutboxSettings, Settings, WecomSettings
 from handlers.sla_sweep import sweep
 from tests.fakes.wecom_server import APPCHAT_PATH, MESSAGE_PATH, WEBHOOK_PATH, FakeWecom
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, drain_inbox
 
 CORP_ID = "ww1234567890abcdef"
 TOKEN = "wecomCallbackToken"  # 1-32 letters or digits, as the admin console allows
@@ -142,17 +142,20 @@ def rt(db_url: str, engine: Engine, fake: FakeWecom, tmp_path: Path) -> Runtime:
 
 @pytest.fixture
 async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain the outbox themselves
+    app = create_app(rt, scheduler=False)  # no lifespan: the tests drain inbox and outbox
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://rentian.test") as http:
         yield http
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:
+    drain_inbox(rt)  # what the callbacks left in the inbox first, as the workers would
     return Dispatcher(rt.engine, {"wecom": wecom.create(rt.settings).sender()}, OutboxSettings())
 
 
 def rows(rt: Runtime) -> list[Any]:
+    """The outbox on this channel, once the inbox's events are handled (as its workers would)."""
+    drain_inbox(rt)
     return ConsoleHarness(rt).outbox(channel="wecom")
 
 

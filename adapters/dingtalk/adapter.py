@@ -15,7 +15,7 @@ from adapters.dingtalk.webhook import PATH, SPENT_CHANNEL, CallbackReceiver
 from adapters.replay import SpentKeys
 
 if TYPE_CHECKING:
-    from bot.channels import Handle, Sender
+    from bot.channels import Inlet, Sender
     from config.settings import Settings
 
 
@@ -34,7 +34,7 @@ class DingtalkAdapter:
     def sender(self) -> Sender:
         return DingtalkSender(self.settings)
 
-    def install(self, app: FastAPI, handle: Handle) -> None:
+    def install(self, app: FastAPI, inlet: Inlet) -> None:
         """In HTTP mode, the callback route; stream mode has none (nothing to forge there)."""
         if self.settings.mode != "http":
             return
@@ -45,14 +45,14 @@ class DingtalkAdapter:
         @app.post(PATH)
         async def dingtalk_callback(request: Request) -> Response:
             headers = {k.lower(): v for k, v in request.headers.items()}
-            answer = await receiver.receive(headers, await request.body(), handle)
+            answer = await receiver.receive(headers, await request.body(), inlet)
             return answer.response()
 
-    async def start(self, handle: Handle) -> None:
+    async def start(self, inlet: Inlet) -> None:
         """In stream mode, connect to DingTalk's stream gateway (in a thread of its own)."""
         if self.settings.mode == "stream" and self.stream is None:
             self.stream = StreamRunner(
-                self.settings, LoopBridge(handle, asyncio.get_running_loop())
+                self.settings, LoopBridge(inlet.accept, asyncio.get_running_loop())
             )
             self.stream.start()
 

@@ -7,8 +7,8 @@ DINGTALK_OPENAPI_ENDPOINT once at import and calls `requests` with no timeout; o
 `api_base` with a timeout) and the connection loop (the SDK's `start()` sleeps 10 s after a
 drop, swallows a cancel and never stops; ours reconnects after `RECONNECT_SECONDS` and ends on
 `stop()`). Frames are still routed and acked by the SDK. `process` hands the message to the
-main loop's `handle` and acks only after the bus committed; a failure answers 500 so DingTalk
-delivers it again (the bus dedupes).
+main loop's `accept` and acks once the inbox holds it; a failure answers 500 so DingTalk
+delivers it again (the inbox and the bus dedupe).
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ sdk_log.setLevel(logging.ERROR)
 
 
 class RobotHandler(ChatbotHandler):  # type: ignore[misc]
-    """Robot messages from the stream: to the bus on the main loop; ack once committed."""
+    """Robot messages from the stream: into the inbox on the main loop; ack once there."""
 
-    def __init__(self, bridge: LoopBridge) -> None:
+    def __init__(self, bridge: LoopBridge[bool]) -> None:
         super().__init__()
         self.logger = sdk_log
         self.bridge = bridge
@@ -54,12 +54,12 @@ class RobotHandler(ChatbotHandler):  # type: ignore[misc]
         if inbound is None:
             return AckMessage.STATUS_OK, "ignored"
         try:
-            outcome = await self.bridge.wait_async(inbound)
+            fresh = await self.bridge.wait_async(inbound)
         except Exception:
-            log.exception("dingtalk stream: message %s not handled", inbound.event_id)
+            log.exception("dingtalk stream: message %s not accepted", inbound.event_id)
             return AckMessage.STATUS_SYSTEM_EXCEPTION, "not handled"
-        if outcome.duplicate:
-            log.info("dingtalk stream: event %s already handled", inbound.event_id)
+        if not fresh:
+            log.info("dingtalk stream: event %s already in the inbox", inbound.event_id)
         return AckMessage.STATUS_OK, "OK"
 
 
@@ -127,7 +127,7 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore[misc]
 class StreamRunner:
     """Runs a `StreamClient` on its own event loop in a daemon thread; `stop()` ends it."""
 
-    def __init__(self, settings: DingtalkSettings, bridge: LoopBridge) -> None:
+    def __init__(self, settings: DingtalkSettings, bridge: LoopBridge[bool]) -> None:
         self.client = StreamClient(settings)
         self.client.register_callback_handler(ChatbotMessage.TOPIC, RobotHandler(bridge))
         self.loop = asyncio.new_event_loop()

@@ -4,8 +4,8 @@ The `timestamp`/`sign` headers are checked (`signature.verify`) within `http_win
 now. The signature does not cover the body, so a captured pair could carry any body: each pair
 is accepted once, remembered in the intake dedupe table (channel `dingtalk-sign`) that every
 instance shares. Forged, stale or replayed -> 401, malformed -> 400; nothing changes. What
-arrives this way is `Assurance.REPLAYABLE` (no signing) unless `http_allow_signing`. The bus
-dedupes on `msgId`.
+arrives this way is `Assurance.REPLAYABLE` (no signing) unless `http_allow_signing`. The
+callback is answered once the inbox holds the message; the inbox and the bus dedupe on `msgId`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.assurance import Assurance
 
 if TYPE_CHECKING:
     from adapters.replay import SpentKeys
-    from bot.channels import Handle
+    from bot.channels import Inlet
     from config.settings import DingtalkSettings
 
 PATH = "/webhooks/dingtalk"
@@ -34,7 +34,7 @@ log = logging.getLogger("rentian.dingtalk")
 
 
 class CallbackReceiver:
-    """Checks the signature, freshness and novelty of a callback, then hands it to the bus."""
+    """Checks the signature, freshness and novelty of a callback, then hands it to the inbox."""
 
     def __init__(self, settings: DingtalkSettings, spent: SpentKeys) -> None:
         self.secret = settings.client_secret
@@ -43,7 +43,7 @@ class CallbackReceiver:
         # The signature proves the pair came from DingTalk, not that this body did.
         self.assurance = Assurance.PLATFORM if settings.http_allow_signing else Assurance.REPLAYABLE
 
-    async def receive(self, headers: dict[str, str], body: bytes, handle: Handle) -> Answer:
+    async def receive(self, headers: dict[str, str], body: bytes, inlet: Inlet) -> Answer:
         timestamp, signature = headers.get("timestamp", ""), headers.get("sign", "")
         problem = verify(timestamp, signature, self.secret, clock.now(), self.window)
         if problem:
@@ -56,7 +56,7 @@ class CallbackReceiver:
             return Answer.of_json(400, {"error": "malformed"})
         if not isinstance(payload, dict):
             return Answer.of_json(400, {"error": "malformed"})
-        # Spent before the bus runs, in a transaction of its own: a replay racing the genuine
+        # Spent before the inbox takes it, in a transaction of its own: a replay racing the genuine
         # callback (or reaching another instance) waits on the unique key and is refused. The
         # pair can pass `verify` only within the window (at most an hour): the table's 30 days
         # outlast it.
@@ -65,5 +65,5 @@ class CallbackReceiver:
             return Answer.of_json(401, {"error": "replayed"})
         inbound = parse(payload, now=clock.now(), assurance=self.assurance)
         if inbound is not None:
-            await hand_over(handle, inbound, log, "dingtalk callback")
+            await hand_over(inlet.accept, inbound, log, "dingtalk callback")
         return Answer.of_json(200, {})

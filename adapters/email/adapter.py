@@ -12,7 +12,7 @@ from adapters.email.parse import CHANNEL
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from bot.channels import Handle
+    from bot.channels import Inlet
     from config.settings import EmailSettings
 
 log = logging.getLogger("rentian.email")
@@ -30,12 +30,16 @@ class EmailAdapter:
     def sender(self) -> EmailSender:
         return EmailSender(self.settings)
 
-    def install(self, app: FastAPI, handle: Handle) -> None:
+    def install(self, app: FastAPI, inlet: Inlet) -> None:
         """No HTTP routes: mail comes over IMAP."""
 
-    async def start(self, handle: Handle) -> None:
+    async def start(self, inlet: Inlet) -> None:
+        """Watch the mailbox. Mail runs through the bus at once, not the inbox: a mail's steps
+        depend on one another's outcome (the body becomes a note on the ticket its subject
+        opened), and the mail is flagged \\Seen only after them, so the server keeps it
+        until then (IMAP needs no quick answer)."""
         if self.settings.imap_host:
-            await self.watcher.start(handle)
+            await self.watcher.start(inlet.handle)
         else:
             log.warning("email: no imap_host; the mailbox is not watched (sending only)")
 

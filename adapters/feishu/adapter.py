@@ -12,7 +12,7 @@ from adapters.feishu.parse import CHANNEL
 from adapters.feishu.webhook import PATH, WebhookReceiver, tame_sdk_logger
 
 if TYPE_CHECKING:
-    from bot.channels import Handle, Sender
+    from bot.channels import Inlet, Sender
     from config.settings import Settings
 
 
@@ -34,18 +34,18 @@ class FeishuAdapter:
     def sender(self) -> Sender:
         return FeishuSender(self.client)
 
-    def install(self, app: FastAPI, handle: Handle) -> None:
+    def install(self, app: FastAPI, inlet: Inlet) -> None:
         receiver = self.receiver
 
         @app.post(PATH)
         async def feishu_webhook(request: Request) -> Response:
-            answer = await receiver.receive(dict(request.headers), await request.body(), handle)
+            answer = await receiver.receive(dict(request.headers), await request.body(), inlet)
             return answer.response()
 
-    async def start(self, handle: Handle) -> None:
+    async def start(self, inlet: Inlet) -> None:
         """Open the long connection in `longconn` mode; webhook mode has nothing to open."""
         if self.connection is not None:
-            await self.connection.start(handle)
+            await self.connection.start(inlet)
 
     async def stop(self) -> None:
         if self.connection is not None:

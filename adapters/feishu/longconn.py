@@ -1,7 +1,7 @@
 """`mode = "longconn"`: Feishu's events over the SDK's websocket client, no public URL needed.
 
 Feishu delivers each event to one of the connected clients, so several instances may connect;
-the bus dedupes on `header.event_id` as for callbacks.
+the inbox and the bus dedupe on `header.event_id` as for callbacks.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from adapters.feishu.webhook import HANDLE_TIMEOUT_SECONDS
 from bot import clock
 
 if TYPE_CHECKING:
-    from bot.channels import Handle
+    from bot.channels import Inlet
     from config.settings import FeishuSettings
 
 STOP_TIMEOUT_SECONDS = 5.0
@@ -32,8 +32,9 @@ log = logging.getLogger("rentian.feishu")
 
 class LongConnection:
     """`lark.ws.Client` in a daemon thread with its own event loop (the SDK's `start()` blocks
-    forever on a module-global loop and has no `stop()`). Each event runs through `handle` on
-    the main loop; the SDK acks the frame when our callback returns, i.e. after the commit."""
+    forever on a module-global loop and has no `stop()`). Each event goes into the inbox through
+    `accept` on the main loop; the SDK acks the frame when our callback returns, i.e. once the
+    inbox holds it."""
 
     def __init__(self, settings: FeishuSettings, bot_names: frozenset[str]) -> None:
         self.settings = settings
@@ -43,8 +44,8 @@ class LongConnection:
         self._client: Any = None
         self._closing: asyncio.Future[None] | None = None
 
-    async def start(self, handle: Handle) -> None:
-        bridge = LoopBridge(handle, asyncio.get_running_loop())
+    async def start(self, inlet: Inlet) -> None:
+        bridge = LoopBridge(inlet.accept, asyncio.get_running_loop())
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(bridge, ready), name="feishu-longconn", daemon=True
@@ -63,7 +64,7 @@ class LongConnection:
             log.warning("feishu long connection did not stop in time")
         self._loop = self._thread = None
 
-    def _run(self, bridge: LoopBridge, ready: threading.Event) -> None:
+    def _run(self, bridge: LoopBridge[bool], ready: threading.Event) -> None:
         import lark_oapi.ws.client as sdk_ws
 
         loop = asyncio.new_event_loop()
@@ -104,9 +105,10 @@ class LongConnection:
                 if task is not asyncio.current_task():
                     task.cancel()
 
-    def _deliver(self, event: P2ImMessageReceiveV1, bridge: LoopBridge) -> None:
-        """On the connection's thread: hand the event to the main loop and wait for the
-        commit; an exception here makes the SDK answer 500, and Feishu delivers it again."""
+    def _deliver(self, event: P2ImMessageReceiveV1, bridge: LoopBridge[bool]) -> None:
+        """On the connection's thread: hand the event to the main loop and wait until the
+        inbox holds it; an exception here makes the SDK answer 500, and Feishu delivers it
+        again."""
         payload = json.loads(lark.JSON.marshal(event) or "{}")
         inbound = parse(payload, now=clock.now(), bot_names=self.bot_names)
         if inbound is None:

@@ -1,10 +1,11 @@
 """`POST /webhooks/feishu`: callbacks verified by the SDK, then what the SDK lacks.
 
 The SDK's `EventDispatcherHandler` decrypts, checks the token and the signature and answers the
-URL-verification challenge; we add a 5-minute window on the signed timestamp (the bus dedupes
-on `header.event_id`) and answer its failures with the 4xx they are (it says 500 to all). A
-card button click runs the command the button carries, as the person who clicked, and the
-answer updates the card.
+URL-verification challenge; we add a 5-minute window on the signed timestamp (the inbox and
+the bus dedupe on `header.event_id`) and answer its failures with the 4xx they are (it says
+500 to all). A message is answered once the inbox holds it. A card button click runs the
+command the button carries, as the person who clicked, at once: the answer is the outcome (a
+toast, and the card updated).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from adapters.plumbing import MAX_CLOCK_SKEW, Answer, fresh, hand_over, was_refu
 from bot import clock
 
 if TYPE_CHECKING:
-    from bot.channels import Handle
+    from bot.channels import Inlet
+    from bot.outcome import Outcome
     from config.settings import FeishuSettings
 
 PATH = "/webhooks/feishu"
-HANDLE_TIMEOUT_SECONDS = 30.0  # for the bus, from the SDK's threads; then Feishu redelivers
+HANDLE_TIMEOUT_SECONDS = 30.0  # for the inbox or the bus, from SDK threads; then Feishu redelivers
 # What the SDK's failures say when the sender is not Feishu with our keys: a bad signature or
 # token, missing signature headers (a TypeError on None), or a body our key cannot decrypt.
 _NOT_AUTHENTIC = ("signature", "token", "encrypt", "nonetype", "padding", "ciphertext", "codec")
@@ -49,7 +51,7 @@ class WebhookReceiver:
         self.settings = settings
         self.bot_names = bot_names
 
-    async def receive(self, headers: dict[str, str], body: bytes, handle: Handle) -> Answer:
+    async def receive(self, headers: dict[str, str], body: bytes, inlet: Inlet) -> Answer:
         try:
             if not isinstance(json.loads(body), dict):
                 raise ValueError("not a JSON object")
@@ -62,7 +64,7 @@ class WebhookReceiver:
             return _answer(401, "stale timestamp")
         events: list[P2ImMessageReceiveV1] = []
         failures: list[Exception] = []
-        bridge = LoopBridge(handle, asyncio.get_running_loop())
+        bridge = LoopBridge(inlet.handle, asyncio.get_running_loop())
 
         def on_click(trigger: P2CardActionTrigger) -> P2CardActionTriggerResponse:
             try:
@@ -82,7 +84,7 @@ class WebhookReceiver:
         payload = json.loads(lark.JSON.marshal(events[0]) or "{}")
         inbound = parse(payload, now=clock.now(), bot_names=self.bot_names)
         if inbound is not None:
-            await hand_over(handle, inbound, log, "feishu callback")
+            await hand_over(inlet.accept, inbound, log, "feishu callback")
         return _answer(200, "success")
 
     def _verify(
@@ -107,10 +109,15 @@ class WebhookReceiver:
         return handler.do(request)
 
     def _card_action(
-        self, trigger: P2CardActionTrigger, bridge: LoopBridge
+        self, trigger: P2CardActionTrigger, bridge: LoopBridge[Outcome]
     ) -> P2CardActionTriggerResponse:
         """In the SDK's thread: run the button's command as the person who clicked, on the main
-        loop, and answer with the card updated to say who did it or why it was refused."""
+        loop, and answer with the card updated to say who did it or why it was refused.
+
+        Through the bus at once, not the inbox: Feishu shows this answer where the person
+        clicked, so it must carry the outcome. Clicks are few (one per decision), and the
+        bus's own dedupe keeps a redelivered click to one effect. A click may thereby pass
+        messages of its chat still waiting in the inbox: it acts on a card already shown."""
         payload = json.loads(lark.JSON.marshal(trigger) or "{}")
         inbound = parse_card_action(payload, now=clock.now())
         if inbound is None:

@@ -11,7 +11,7 @@ from adapters.wecom.parse import CHANNEL
 from adapters.wecom.webhook import PATH, CallbackReceiver
 
 if TYPE_CHECKING:
-    from bot.channels import Handle, Sender
+    from bot.channels import Inlet, Sender
     from config.settings import Settings
 
 
@@ -28,7 +28,7 @@ class WecomAdapter:
     def sender(self) -> Sender:
         return WecomSender(self.client, self.settings.agent_id)
 
-    def install(self, app: FastAPI, handle: Handle) -> None:
+    def install(self, app: FastAPI, inlet: Inlet) -> None:
         receiver = self.receiver
 
         @app.get(PATH)
@@ -38,10 +38,10 @@ class WecomAdapter:
         @app.post(PATH)
         async def wecom_callback(request: Request) -> Response:
             answer = await receiver.receive(dict(request.query_params), await request.body(),
-                                            handle)  # fmt: skip
+                                            inlet)  # fmt: skip
             return answer.response()
 
-    async def start(self, handle: Handle) -> None:
+    async def start(self, inlet: Inlet) -> None:
         """Nothing to open: WeCom calls us."""
 
     async def stop(self) -> None:

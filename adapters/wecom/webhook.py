@@ -2,9 +2,10 @@
 
 `GET` answers WeCom's URL verification (the decrypted `echostr`); `POST` takes the encrypted XML
 of a message to the app. wechatpy's `WeChatCrypto` checks the signature, decrypts and checks
-the corp id; we add a 5-minute window on the signed `timestamp` and the bus dedupes on `MsgId`.
-WeCom waits 5 s for an answer and retries otherwise, so the body is an empty 200 once the bus
-committed.
+the corp id; we add a 5-minute window on the signed `timestamp`; the inbox and the bus dedupe
+on `MsgId`. WeCom waits 5 s for an answer and retries otherwise, so the body is an empty 200
+as soon as the inbox holds the message; the inbox workers handle it afterwards. (A card click
+arrives the same way and is answered the same way: WeCom shows nothing of the answer.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from adapters.wecom.parse import parse
 from bot import clock
 
 if TYPE_CHECKING:
-    from bot.channels import Handle
+    from bot.channels import Inlet
     from config.settings import WecomSettings
 
 PATH = "/webhooks/wecom"
@@ -51,7 +52,7 @@ class CallbackReceiver:
             return Answer.of_text(400, "bad request")
         return Answer.of_text(200, echo.decode() if isinstance(echo, bytes) else str(echo))
 
-    async def receive(self, query: dict[str, str], body: bytes, handle: Handle) -> Answer:
+    async def receive(self, query: dict[str, str], body: bytes, inlet: Inlet) -> Answer:
         try:
             signature, timestamp, nonce = query["msg_signature"], query["timestamp"], query["nonce"]
         except KeyError:
@@ -69,5 +70,5 @@ class CallbackReceiver:
             return Answer.of_text(401, "stale timestamp")
         inbound = parse(xml if isinstance(xml, str) else xml.decode(), now=clock.now())
         if inbound is not None:
-            await hand_over(handle, inbound, log, "wecom callback")
+            await hand_over(inlet.accept, inbound, log, "wecom callback")
         return Answer.of_text(200, "")
