@@ -19,6 +19,7 @@ from bot import clock, intake
 from bot.assurance import SIGNING, permits
 from bot.commands import Command, MessageContext, Parsed
 from bot.context import Actor, Context, roles_text
+from bot.directory import Directory, sender_engagements
 from bot.dispatcher import to_outgoing
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import ChatType, Inbound, Outgoing
@@ -27,7 +28,7 @@ from bot.registry import Registry
 from bot.vocabulary import Vocabulary
 from storage import outbox
 from storage.db import insert_ignore, transaction
-from storage.models import ChatBinding, Engagement, Identity, InboundKey, OutboxMessage, Person
+from storage.models import Engagement, InboundKey, OutboxMessage
 
 log = logging.getLogger("rentian.bus")
 
@@ -48,6 +49,7 @@ class Bus:
         self.registry = registry
         self.bot_names = frozenset(name.lower() for name in bot_names)
         self.on_commit = on_commit
+        self.directory = Directory()  # this process's cache of who and where (bot.directory)
 
     def handle(self, inbound: Inbound, *, deliver: bool = False) -> Outcome:
         """Run the message's command; a redelivered event changes nothing.
@@ -108,6 +110,16 @@ class Bus:
             self.on_commit()
         return outcomes
 
+    def _for_bot(self, inbound: Inbound) -> bool:
+        """Whether the message may be a command (`Registry.addressed`). Plain chat in a group
+        is not, whatever the engagement: the bus does not look up who and where for it."""
+        where = MessageContext(
+            direct=inbound.chat_type == ChatType.DIRECT,
+            bot_names=self.bot_names,
+            mentions=inbound.mentions,
+        )
+        return self.registry.addressed(inbound.text[: intake.MAX_TEXT_CHARS], where)
+
     def _handle(self, inbound: Inbound, deliver: bool) -> Outcome:
         with transaction(self.engine) as session:
             outcome = self._handle_in(session, inbound, deliver)
@@ -124,13 +136,14 @@ class Bus:
         if not fresh:
             log.info("duplicate event %s:%s ignored", inbound.channel, inbound.event_id)
             return Outcome(duplicate=True)
+        if not self._for_bot(inbound):
+            return Outcome()  # plain chat: its key (invariant 2), and nothing else to read
         context = self._context(session, inbound)
         error = self._dispatch(context, inbound)
         if error is not None:
             intake.mark_failed(session, inbound, error)
-        replies = _replies(session, context.reply_ids)
         notices = _deliver_here(session, inbound.channel, context) if deliver else []
-        return Outcome(replies=replies, notices=notices)
+        return Outcome(replies=list(context.replies), notices=notices)
 
     def _failed(self, inbound: Inbound, error: Exception, deliver: bool) -> Outcome:
         """After the event's transaction failed: its key with the error, in a new one, and
@@ -144,7 +157,7 @@ class Bus:
                 with session.begin_nested():
                     context = self._context(session, inbound)
                     _answer_internal_error(context, inbound)
-                    replies = _replies(session, context.reply_ids)
+                    replies = list(context.replies)
                     notices = _deliver_here(session, inbound.channel, context) if deliver else []
             except Exception:
                 log.exception("inbound %s:%s: its failure is recorded, but not answered",
@@ -154,9 +167,13 @@ class Bus:
         return Outcome(failed=True, replies=replies, notices=notices)
 
     def _context(self, session: Session, inbound: Inbound) -> Context:
-        engagement = _engagement_for(session, inbound)
+        engagement = self.directory.engagement_for(session, inbound)
         unregistered = self.vocabulary.unregistered_role
-        actor = _actor_for(session, engagement, inbound, unregistered) if engagement else None
+        actor = (
+            _actor_for(self.directory, session, engagement, inbound, unregistered)
+            if engagement
+            else None
+        )
         locale = engagement.locale if engagement else DEFAULT_LOCALE
         return Context(
             session=session, now=clock.now(), registry=self.registry, locale=locale,
@@ -188,11 +205,11 @@ class Bus:
                 context.command = parsed.command
                 parsed.command.handler(context, parsed)
         except UserError as error:
-            context.reply_ids.clear()  # the handler's own rows went with its savepoint
+            context.forget_replies()  # the handler's own rows went with its savepoint
             context.reply(error.text, error.kind)
         except Exception as error:
             log.exception("inbound %s:%s failed", inbound.channel, inbound.event_id)
-            context.reply_ids.clear()
+            context.forget_replies()
             _answer_internal_error(context, inbound)
             return error
         return None
@@ -242,50 +259,14 @@ def _answer_internal_error(context: Context, inbound: Inbound) -> None:
     )  # fmt: skip
 
 
-def _engagement_for(session: Session, inbound: Inbound) -> Engagement | None:
-    """The chat's engagement; in a direct chat, the sender's only engagement."""
-    binding = session.execute(
-        select(ChatBinding).where(
-            col(ChatBinding.channel) == inbound.channel, col(ChatBinding.chat_id) == inbound.chat_id
-        )
-    ).scalar_one_or_none()
-    if binding is not None:
-        return session.get(Engagement, binding.engagement_id)
-    if inbound.chat_type != ChatType.DIRECT:
-        return None
-    ids = _sender_engagements(session, inbound)
-    return session.get(Engagement, ids[0]) if len(ids) == 1 else None
-
-
-def _sender_engagements(session: Session, inbound: Inbound) -> list[int]:
-    query = (
-        select(col(Identity.engagement_id))
-        .join(Person, col(Person.id) == col(Identity.person_id))
-        .where(
-            col(Identity.channel) == inbound.channel,
-            col(Identity.external_id).in_((inbound.sender_id, *inbound.sender_alt_ids)),
-            col(Person.active),
-        )
-        .distinct()
-    )
-    return sorted(session.execute(query).scalars())
-
-
 def _actor_for(
-    session: Session, engagement: Engagement, inbound: Inbound, unregistered: str
+    directory: Directory,
+    session: Session,
+    engagement: Engagement,
+    inbound: Inbound,
+    unregistered: str,
 ) -> Actor | None:
-    query = (
-        select(Person)
-        .join(Identity, col(Identity.person_id) == col(Person.id))
-        .where(
-            col(Identity.engagement_id) == engagement.id,
-            col(Identity.channel) == inbound.channel,
-            col(Identity.external_id).in_((inbound.sender_id, *inbound.sender_alt_ids)),
-            col(Person.active),
-        )
-        .limit(1)
-    )
-    person = session.execute(query).scalar_one_or_none()
+    person = directory.person(session, engagement.id or 0, inbound)
     if person is not None:
         return Actor.of(person)
     if engagement.allow_unregistered_reporters and inbound.chat_type == ChatType.GROUP:
@@ -304,7 +285,7 @@ def _no_engagement(session: Session, inbound: Inbound, locale: str) -> UserError
         code
         for code in session.execute(
             select(col(Engagement.code)).where(
-                col(Engagement.id).in_(_sender_engagements(session, inbound))
+                col(Engagement.id).in_(sender_engagements(session, inbound))
             )
         ).scalars()
     ]
@@ -358,12 +339,3 @@ def _deliver_here(session: Session, channel: str, context: Context) -> list[Outg
     outbox.mark_delivered(session, [row.id or 0 for row in rows], context.now)
     replies = set(context.reply_ids)
     return [to_outgoing(row) for row in rows if row.id not in replies]
-
-
-def _replies(session: Session, ids: list[int]) -> list[Reply]:
-    if not ids:
-        return []
-    rows = session.execute(
-        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
-    ).scalars()
-    return [Reply(row.id or 0, row.kind, row.ref, row.text) for row in rows]

@@ -19,6 +19,7 @@ from bot.assurance import SIGNING
 from bot.commands import Command
 from bot.i18n import DEFAULT_LOCALE, tr
 from bot.message import Inbound, Target
+from bot.outcome import Reply
 from bot.registry import Registry
 from bot.vocabulary import Vocabulary
 from storage import audit, outbox
@@ -109,13 +110,22 @@ class Context:
     inbound: Inbound | None = None
     engagement: Engagement | None = None
     actor: Actor | None = None
-    reply_ids: list[int] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)  # what it answered, in order
     command: Command | None = None  # the command being run (the bus sets it)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the app's (bot.vocabulary)
     # This command's last audit entry (see `_anchored`).
     _audited: AuditEntry | None = field(default=None, init=False, repr=False)
     # The policy, read once per context: (the engagement it was read for, the policy).
     _policy: tuple[Engagement, Any] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def reply_ids(self) -> list[int]:
+        """The outbox ids of the replies."""
+        return [reply.id for reply in self.replies]
+
+    def forget_replies(self) -> None:
+        """The handler's savepoint was rolled back, and its replies with it."""
+        self.replies.clear()
 
     def tr(self, zh: str, en: str, **values: Any) -> str:
         return tr(self.locale, zh, en, **values)
@@ -181,7 +191,7 @@ class Context:
             reply_to=self.inbound.message_id, payload=payload,
         )  # fmt: skip
         assert row_id is not None
-        self.reply_ids.append(row_id)
+        self.replies.append(Reply(row_id, kind, ref, text))
 
     def notify(self, person: Person, text: str, kind: str, ref: str = "",
                dedupe_key: str | None = None) -> None:  # fmt: skip

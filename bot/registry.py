@@ -39,6 +39,17 @@ class Registry:
     def suggest(self, word: str) -> list[str]:
         return difflib.get_close_matches(normalise(word), list(self._by_word), n=3, cutoff=0.5)
 
+    def addressed(self, text: str, where: MessageContext) -> bool:
+        """Whether `text` may be for the bot, as `parse` judges it before it looks for a
+        command: in a direct chat, after an @-mention of the bot, or starting with `/`.
+        What is not cannot be a command, whatever the engagement: the bus reads nothing for it."""
+        if where.direct:
+            return True
+        tokens = tokenize(text)
+        if tokens and _is_bot_mention(tokens[0], where):
+            return True
+        return bool(tokens) and strip_command_prefix(tokens[0].text)[1]
+
     def parse(self, text: str, where: MessageContext) -> Parsed | None:
         """The command in `text`, None when the message is not for the bot.
 

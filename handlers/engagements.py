@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
 from base.errors import ConfigError
+from bot import directory
 from handlers import checklist
 from handlers.sow import EngagementSpec, PersonSpec, spec_hash
 from storage import audit
@@ -87,6 +88,9 @@ def apply(
     session.add(engagement)
     session.flush()
     engagement_id = engagement.id or 0
+    # Its identities are rewritten by a Core DELETE, which the directory's flush hook does not
+    # see: every process rereads the engagement, its people and chats (bot.directory).
+    directory.changed(session, engagement_id)
     changes += _sync_people(session, engagement_id, spec.people)
     changes += _sync_chats(session, engagement_id, spec, now)
     checklist.ensure_items(session, engagement_id)

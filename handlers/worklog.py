@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
@@ -23,6 +23,10 @@ from handlers import worklog_text as text
 from handlers.tickets import person_for
 from storage.models import Person, WorkLog
 
+_WORKLOG = WorkLog.__table__  # type: ignore[attr-defined]
+# An entry is written once and never edited: one INSERT … RETURNING, built once (a statement
+# built per call, or an instance flushed, costs more than the database takes to write it).
+_INSERT_ENTRY = insert(_WORKLOG).returning(_WORKLOG.c.id)
 UNDO_WINDOW = timedelta(minutes=10)
 LOGGERS = frozenset({"engineer", "vendor_pm"})
 YES = {
@@ -112,21 +116,20 @@ def log_work(ctx: Context, cmd: Parsed) -> None:
             text.over_cap(worker.name, day, pd(ctx, total), pd(ctx, cap), ctx.locale)
         )
     note = (cmd.arg("note") or "").strip()
-    entry = WorkLog(
+    overtime = total > cap
+    entry_id = ctx.session.execute(_INSERT_ENTRY, dict(
         engagement_id=ctx.eng_id, person_id=worker.id or 0, level=worker.level or "", work_date=day,
-        minutes=minutes, target_kind=target.kind, target_ref=target.ref, note=note, overtime=total > cap,
-        created_by_id=ctx.person_id, created_at=ctx.now,
-    )  # fmt: skip
-    ctx.session.add(entry)
-    ctx.session.flush()
-    ctx.audit("worklog.logged", target.ref, entry=entry.id, person=worker.key, date=day.isoformat(),
-              minutes=minutes, overtime=entry.overtime)  # fmt: skip
+        minutes=minutes, target_kind=target.kind, target_ref=target.ref, note=note, overtime=overtime,
+        kind="entry", created_by_id=ctx.person_id, created_at=ctx.now, voided_at=None,
+    )).scalar_one()  # fmt: skip
+    ctx.audit("worklog.logged", target.ref, entry=entry_id, person=worker.key, date=day.isoformat(),
+              minutes=minutes, overtime=overtime)  # fmt: skip
     position = next(p for p in budget.positions(ctx.session, ctx.eng) if p.level == worker.level)
     level = LEVELS[worker.level or "mid"].name(ctx.locale)
     ctx.reply(text.logged(worker.name, day, pd(ctx, minutes), target.label, note, pd(ctx, total), level,
                           pd(ctx, position.used), pd(ctx, position.contracted), ctx.locale),
               "worklog.logged", target.ref)  # fmt: skip
-    if entry.overtime:
+    if overtime:
         notice = text.overtime(worker.name, day, pd(ctx, total), ctx.eng.code, ctx.locale)
         ctx.notify_roles({"vendor_pm"}, notice, "worklog.overtime", target.ref)
     budget.alert_crossings(ctx)

@@ -34,6 +34,9 @@ _ANCHOR = re.compile(
 )
 _MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL: a larger one is no entry
 _PG_AUDIT_LOCK = 0x52454E54  # "RENT": serialises appends across instances on PostgreSQL
+# The chain's last hash by the primary key, backwards: O(log n). Built once (see `append`).
+_LAST_HASH = select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def canonical(data: Any) -> str:
@@ -66,11 +69,8 @@ def append(
 ) -> AuditEntry:
     """Add one entry at the end of the chain, in the caller's transaction."""
     if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
-    last = session.execute(
-        select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
-    )
-    prev_hash = last.scalar() or GENESIS
+        session.execute(_LOCK, {"key": _PG_AUDIT_LOCK})
+    prev_hash = session.execute(_LAST_HASH).scalar() or GENESIS
     body = canonical(data or {})
     at = at.astimezone(UTC)
     entry = AuditEntry(
