@@ -22,7 +22,7 @@ from storage.db import transaction
 from tests.harness import ConsoleHarness
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = "2026-11-25T10:00:00+08:00"
+NOW = "2026-11-25T08:30:00+08:00"
 
 
 async def test_healthz_and_lifespan_dispatch(demo: ConsoleHarness) -> None:
@@ -67,8 +67,8 @@ def _free_port() -> int:
 def test_serve_process_starts_reports_health_and_stops_cleanly(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'rentian.db'}"
     # A fixed clock: at start-up the scheduler runs every job once, and what they queue
-    # (reminders, the sync, the digest) depends on the hour; at 10:00 on this Wednesday,
-    # before any first run, they queue nothing on their own.
+    # (reminders, the sync, the digest) depends on the hour; at 08:30 on this Wednesday,
+    # before the 09:00 digest and any first run, they queue nothing on their own.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_DB": db, "RENTIAN_NOW": NOW}
     subprocess.run(
         [sys.executable, "-m", "app", "init", "--demo"],
