@@ -167,6 +167,8 @@ def export_statement(args: argparse.Namespace) -> int:
                   "(YYYY-MM such as 2026-11, or last, this)", file=sys.stderr)  # fmt: skip
             return 2
         built = statement.build(session, engagement, month)
+    # The entries are spooled (see statement.EntrySpool): the file is written after the
+    # transaction, so that writers do not wait on the seconds a large xlsx takes.
     out = Path(args.out)
     kind = args.format or ("csv" if out.suffix.lower() == ".csv" else "xlsx")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import hashlib
+import pickle
+import tempfile
+import weakref
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -91,7 +97,7 @@ class Statement:
     hours_per_day: int
     days: tuple[StatementDay, ...]
     rows: tuple[StatementRow, ...]
-    entries: tuple[StatementEntry, ...]
+    entries: Collection[StatementEntry]  # built ones: an `EntrySpool`, read back in order
     levels: tuple[LevelPosition, ...]
     closed: Signature | None = None
     confirmed: Signature | None = None
@@ -103,16 +109,103 @@ class Statement:
     def level_minutes(self, level: str) -> int:
         return sum(row.total_minutes for row in self.rows if row.level == level)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """sha256 of what the parties sign: every entry and the totals (not the signatures)."""
-        content = {
-            "engagement": self.code, "month": self.month,
-            "entries": [[e.id, e.work_date.isoformat(), e.person_key, e.level, e.minutes,
-                         e.target_kind, e.target_ref, e.note, e.kind] for e in self.entries],
-            "totals": {row.person_key: row.total_minutes for row in self.rows},
-        }  # fmt: skip
-        return hashlib.sha256(canonical(content).encode()).hexdigest()
+        """sha256 of what the parties sign: every entry and the totals (not the signatures).
+        `build` takes it in the pass that reads the entries; see `ContentHash`."""
+        digest = ContentHash(self.code)
+        for chunk in _chunks(self.entries, _HASH_CHUNK):
+            digest.add([_signed_fields(e) for e in chunk])
+        return digest.finish(self.month, self.rows)
+
+
+class ContentHash:
+    """The statement's hash, fed a chunk of entries at a time so that a month of any size
+    hashes in bounded memory. The bytes are those of
+    `canonical({"engagement", "entries", "month", "totals"})` of the whole statement: the
+    keys written in the sorted order `canonical` gives them, the entries list in pieces."""
+
+    def __init__(self, code: str) -> None:
+        self._digest = hashlib.sha256(f'{{"engagement":{canonical(code)},"entries":['.encode())
+        self._separator = ""
+
+    def add(self, entries: list[list[Any]]) -> None:
+        """Entries as `_signed_fields` lists; one `canonical` per chunk: it is the cost."""
+        if entries:
+            self._digest.update((self._separator + canonical(entries)[1:-1]).encode())
+            self._separator = ","
+
+    def finish(self, month: str, rows: tuple[StatementRow, ...]) -> str:
+        totals = {row.person_key: row.total_minutes for row in rows}
+        self._digest.update(f'],"month":{canonical(month)},"totals":{canonical(totals)}}}'.encode())
+        return self._digest.hexdigest()
+
+
+_HASH_CHUNK = 1000
+
+
+def _signed_fields(e: StatementEntry) -> list[Any]:
+    """What of an entry the parties sign: all but the name and the overtime mark."""
+    return [e.id, e.work_date.isoformat(), e.person_key, e.level, e.minutes, e.target_kind,
+            e.target_ref, e.note, e.kind]  # fmt: skip
+
+
+def _chunks(entries: Iterable[StatementEntry], size: int) -> Iterator[list[StatementEntry]]:
+    chunk: list[StatementEntry] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class EntrySpool(Collection[StatementEntry]):
+    """A month's entries in arrival order, held in a spooled temporary file: in memory for an
+    ordinary month, on disk past a few megabytes, so that 100 000 entries never sit in memory
+    as objects. Read back as often as needed (the hash, then the file being written).
+
+    The file is this process's own, written and read by it alone, hence pickle.
+    """
+
+    _CHUNK = 1000
+    _IN_MEMORY_BYTES = 4 << 20
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=self._IN_MEMORY_BYTES)  # noqa: SIM115
+        weakref.finalize(self, self._file.close)  # closed with the statement that holds it
+        self._pending: list[tuple[Any, ...]] = []
+        self._count = 0
+
+    def add(self, fields: tuple[Any, ...]) -> None:
+        """An entry as the tuple of `StatementEntry`'s fields, in their order (no object is
+        made for it here)."""
+        self._pending.append(fields)
+        self._count += 1
+        if len(self._pending) >= self._CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._file.seek(0, 2)
+            pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._pending = []
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[StatementEntry]:
+        self._flush()
+        offset, end = 0, self._file.seek(0, 2)
+        while offset < end:  # seek each time: two readers may interleave
+            self._file.seek(offset)
+            chunk = pickle.load(self._file)
+            offset = self._file.tell()
+            yield from (StatementEntry(*fields) for fields in chunk)
+
+    def __contains__(self, item: object) -> bool:
+        return any(entry == item for entry in self)
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -138,6 +231,8 @@ def month_named(word: str, today: date) -> str:
 
 
 def build(session: Session, engagement: Engagement, month: str) -> Statement:
+    """The month's statement. Its entries stream from the database into an `EntrySpool` (rows,
+    not ORM objects, fetched in chunks) while the grid's sums are taken."""
     first, last = month_bounds(month)
     business = policy_of(engagement).calendar
     people = {
@@ -146,46 +241,73 @@ def build(session: Session, engagement: Engagement, month: str) -> Statement:
             select(Person).where(col(Person.engagement_id) == engagement.id)
         ).scalars()
     }
-    logs = list(session.execute(
-        select(WorkLog).where(
-            col(WorkLog.engagement_id) == engagement.id, col(WorkLog.voided_at).is_(None),
-            col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
-        ).order_by(col(WorkLog.work_date), col(WorkLog.id))
-    ).scalars())  # fmt: skip
-    entries = tuple(_entry(log, people[log.person_id]) for log in logs)
-    rows: dict[tuple[str, str], dict[date, int]] = {}
-    for entry in entries:
-        days = rows.setdefault((entry.person_key, entry.level), {})
-        days[entry.work_date] = days.get(entry.work_date, 0) + entry.minutes
+    who = {id_: (p.key, p.name) for id_, p in people.items()}
+    entries, rows, digest = _read(_logs(session, engagement.id or 0, first, last), who,
+                                  engagement.code)  # fmt: skip
     names = {p.key: p.name for p in people.values()}
     signed = signatures.by_party(session, engagement.id or 0, month)  # the month's close
     closing, confirming = signed.get("vendor"), signed.get("client")
-    return Statement(
+    grid = tuple(StatementRow(key, names[key], level, days)
+                 for (key, level), days in sorted(rows.items(), key=lambda item: _row_order(item[0])))  # fmt: skip
+    built = Statement(
         code=engagement.code, name=engagement.name, client=engagement.client, vendor=engagement.vendor,
         month=month, timezone=engagement.timezone, locale=engagement.locale,
         hours_per_day=engagement.hours_per_day,
         days=tuple(_day(business, first.replace(day=n)) for n in range(1, last.day + 1)),
-        rows=tuple(StatementRow(key, names[key], level, days)
-                   for (key, level), days in sorted(rows.items(), key=lambda item: _row_order(item[0]))),
+        rows=grid,
         entries=entries,
-        levels=_levels(session, engagement, first, entries),
+        levels=_levels(session, engagement, first, grid),
         closed=_signature(session, closing.person_id, closing.at) if closing else None,
         confirmed=_signature(session, confirming.person_id, confirming.at) if confirming else None,
     )  # fmt: skip
+    # The hash was taken in the same pass as the sums: give it to the cached property (a copy
+    # made with `replace` computes its own).
+    vars(built)["content_hash"] = digest.finish(month, grid)
+    return built
+
+
+def _read(logs: Iterator[Any], who: dict[int | None, tuple[str, str]], code: str
+          ) -> tuple[EntrySpool, dict[tuple[str, str], dict[date, int]], ContentHash]:  # fmt: skip
+    """One pass over the month's entries: spooled, summed per person, level and day, and fed
+    to the hash, without an object per entry."""
+    entries, digest, signed = EntrySpool(), ContentHash(code), []
+    rows: dict[tuple[str, str], dict[date, int]] = {}
+    for id_, work_date, person_id, level, minutes, target_kind, target_ref, note, kind, overtime in logs:  # fmt: skip
+        key, name = who[person_id]
+        entries.add((id_, work_date, key, name, level, minutes, target_kind, target_ref, note,
+                     kind, overtime))  # fmt: skip
+        signed.append([id_, work_date.isoformat(), key, level, minutes, target_kind, target_ref,
+                       note, kind])  # `_signed_fields`  # fmt: skip
+        if len(signed) == _HASH_CHUNK:
+            digest.add(signed)
+            signed = []
+        days = rows.setdefault((key, level), {})
+        days[work_date] = days.get(work_date, 0) + minutes
+    digest.add(signed)
+    return entries, rows, digest
+
+
+_FETCH = 2000  # rows per round trip; on PostgreSQL a server-side cursor
+
+
+def _logs(session: Session, engagement_id: int, first: date, last: date) -> Iterator[Any]:
+    """The month's live entries in statement order, as plain rows in `StatementEntry`'s field
+    order (the person's id where it has key and name), through Core: no ORM objects."""
+    query = select(
+        col(WorkLog.id), col(WorkLog.work_date), col(WorkLog.person_id), col(WorkLog.level),
+        col(WorkLog.minutes), col(WorkLog.target_kind), col(WorkLog.target_ref),
+        col(WorkLog.note), col(WorkLog.kind), col(WorkLog.overtime),
+    ).where(
+        col(WorkLog.engagement_id) == engagement_id, col(WorkLog.voided_at).is_(None),
+        col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
+    ).order_by(col(WorkLog.work_date), col(WorkLog.id))  # fmt: skip
+    yield from session.connection().execute(query, execution_options={"yield_per": _FETCH})
 
 
 def _row_order(key: tuple[str, str]) -> tuple[int, str]:
     person, level = key
     order = list(LEVELS)
     return (-order.index(level) if level in order else 0, person)
-
-
-def _entry(log: WorkLog, person: Person) -> StatementEntry:
-    return StatementEntry(
-        id=log.id or 0, work_date=log.work_date, person_key=person.key, name=person.name,
-        level=log.level, minutes=log.minutes, target_kind=log.target_kind, target_ref=log.target_ref,
-        note=log.note, kind=log.kind, overtime=log.overtime,
-    )  # fmt: skip
 
 
 def _day(business: BusinessCalendar, day: date) -> StatementDay:
@@ -196,7 +318,7 @@ def _day(business: BusinessCalendar, day: date) -> StatementDay:
 
 
 def _levels(session: Session, engagement: Engagement, first: date,
-            entries: tuple[StatementEntry, ...]) -> tuple[LevelPosition, ...]:  # fmt: skip
+            rows: tuple[StatementRow, ...]) -> tuple[LevelPosition, ...]:  # fmt: skip
     before: dict[str, int | None] = {level: minutes for level, minutes in session.execute(
         select(col(WorkLog.level), func.sum(col(WorkLog.minutes)))
         .where(col(WorkLog.engagement_id) == engagement.id, col(WorkLog.voided_at).is_(None),
@@ -208,7 +330,7 @@ def _levels(session: Session, engagement: Engagement, first: date,
     budget = contracted(session, engagement)
     return tuple(
         LevelPosition(level, budget.get(level, 0), int(before.get(level) or 0),
-                      sum(e.minutes for e in entries if e.level == level))
+                      sum(row.total_minutes for row in rows if row.level == level))
         for level in LEVELS
     )  # fmt: skip
 

@@ -4,17 +4,19 @@ csv of its entries. Values, not formulas: every sum is taken in integer minutes 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.clock import local
 from domain.catalog import LEVELS, SERVICES
@@ -69,28 +71,26 @@ _DAYS_FORMAT = "0.###"
 _GREY = PatternFill("solid", fgColor="D9D9D9")
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="center")
+_LEFT = Alignment(horizontal="left")
+_TITLE_FONT = Font(bold=True, size=14)
 _FIRST_DAY_COLUMN = 3  # A: name, B: level
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+@lru_cache(maxsize=4096)  # a month repeats a few values (4h, 1d, …) across its entries
 def person_days(minutes: int, hours_per_day: int) -> Decimal:
     """Exact person-days to three decimals, half to even as `format_person_days` rounds."""
     return Decimal(round(Fraction(minutes * 1000, hours_per_day * 60))).scaleb(-3)
 
 
 def write_xlsx(statement: Statement, path: str | Path) -> None:
-    """The statement to sign (sheet 1) and its entries (sheet 2) as an xlsx workbook."""
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # a new workbook always has one sheet
-    sheet.title = _label(statement, "sheet")
-    row = _title_block(sheet, statement)
-    row = _grid(sheet, statement, row + 1)
-    row = _budget(sheet, statement, row + 1)
-    row = _signatures(sheet, statement, row + 1)
-    _put(sheet, row + 1, 1, _label(statement, "hash"), bold=True)
-    _put(sheet, row + 1, 2, statement.content_hash)
-    _statement_widths(sheet, statement)
+    """The statement to sign (sheet 1) and its entries (sheet 2) as an xlsx workbook.
+
+    Written in openpyxl's write-only mode: each row goes to the file as it is made, so a
+    month of 100 000 entries takes the memory of one row, not of a million cells.
+    """
+    workbook = Workbook(write_only=True)
+    _statement_sheet(workbook.create_sheet(_label(statement, "sheet")), statement)
     _entries_sheet(workbook.create_sheet(_label(statement, "entries_sheet")), statement)
     workbook.save(path)
 
@@ -122,64 +122,99 @@ def _level_name(statement: Statement, level: str) -> str:
     return LEVELS[level].name(statement.locale) if level in LEVELS else level
 
 
-def _put(sheet: Worksheet, row: int, column: int, value: object, bold: bool = False) -> Cell:
-    """Write one cell; text is always text (a note `=1+1` is not a formula)."""
-    cell = sheet.cell(row=row, column=column)
+# Write-only rows: a list per row, None where no cell is written; a value that needs a style
+# (or a text openpyxl would take for a formula) is a WriteOnlyCell.
+_Row = list[object]
+
+
+def _cell(sheet: WriteOnlyWorksheet, value: object, bold: bool = False, *,
+          number_format: str | None = None, alignment: Alignment | None = None,
+          fill: PatternFill | None = None, font: Font | None = None) -> WriteOnlyCell:  # fmt: skip
+    """One styled cell; text is always text (a note `=1+1` is not a formula)."""
+    cell = WriteOnlyCell(sheet)
     if isinstance(value, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"
     else:
         cell.value = value
-    if bold:
-        cell.font = _BOLD
+    if font is not None or bold:
+        cell.font = font or _BOLD
+    if number_format is not None:
+        cell.number_format = number_format
+    if alignment is not None:
+        cell.alignment = alignment
+    if fill is not None:
+        cell.fill = fill
     return cell
 
 
-def _put_days(sheet: Worksheet, row: int, column: int, minutes: int, statement: Statement,
-              bold: bool = False) -> None:  # fmt: skip
-    cell = _put(sheet, row, column, person_days(minutes, statement.hours_per_day), bold)
-    cell.number_format = _DAYS_FORMAT
+def _text(sheet: WriteOnlyWorksheet, value: str) -> object:
+    """Plain text as itself (the fast path), unless openpyxl would read it as a formula or an
+    error code: then a cell that says it is text."""
+    clean = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if clean.startswith("=") or clean in ERROR_CODES:
+        return _cell(sheet, clean)
+    return clean
 
 
-def _title_block(sheet: Worksheet, s: Statement) -> int:
-    """Rows 1-6: title, engagement, parties, month, hours per person-day; the last row used."""
-    title = _put(sheet, 1, 1, f"{_label(s, 'title')} {s.month}", bold=True)
-    title.font = Font(bold=True, size=14)
+def _days(sheet: WriteOnlyWorksheet, minutes: int, s: Statement, bold: bool = False,
+          fill: PatternFill | None = None) -> WriteOnlyCell:  # fmt: skip
+    return _cell(sheet, person_days(minutes, s.hours_per_day), bold, number_format=_DAYS_FORMAT,
+                 fill=fill)  # fmt: skip
+
+
+def _statement_sheet(sheet: WriteOnlyWorksheet, s: Statement) -> None:
+    """Title block, grid, budget, signatures and the content hash, top to bottom. Widths,
+    the frozen panes and row heights are set before the rows they belong to are written."""
+    top = _TITLE_ROWS + 1  # the grid's header row; no blank rows between the blocks
+    _statement_widths(sheet, s)
+    sheet.freeze_panes = f"{get_column_letter(_FIRST_DAY_COLUMN)}{top + 2}"
+    for row in _title_block(sheet, s):
+        sheet.append(row)
+    for row in _grid(sheet, s, top):
+        sheet.append(row)
+    budget_top = top + 2 + len(s.rows) + len({r.level for r in s.rows}) + 1
+    sheet.row_dimensions[budget_top + 1].height = 30
+    for row in _budget(sheet, s):
+        sheet.append(row)
+    for row in _signatures(sheet, s):
+        sheet.append(row)
+    sheet.append([_cell(sheet, _label(s, "hash"), bold=True), _text(sheet, s.content_hash)])
+
+
+_TITLE_ROWS = 6  # title, engagement, client, vendor, month, hours per person-day
+
+
+def _title_block(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
+    """Rows 1-6: title, engagement, parties, month, hours per person-day."""
+    yield [_cell(sheet, f"{_label(s, 'title')} {s.month}", font=_TITLE_FONT)]
     fields = (("engagement", f"{s.code} {s.name}"), ("client", s.client), ("vendor", s.vendor),
               ("month", s.month), ("hours_per_day", s.hours_per_day))  # fmt: skip
-    for row, (key, value) in enumerate(fields, start=2):
-        _put(sheet, row, 1, _label(s, key), bold=True)
-        _put(sheet, row, 2, value).alignment = Alignment(horizontal="left")
-    return 1 + len(fields)
+    for key, value in fields:
+        yield [_cell(sheet, _label(s, key), bold=True), _cell(sheet, value, alignment=_LEFT)]
 
 
-def _grid(sheet: Worksheet, s: Statement, top: int) -> int:
-    """Header, day marks, one row per person, subtotals per level, the total; the last row."""
+def _grid(sheet: WriteOnlyWorksheet, s: Statement, top: int) -> Iterator[_Row]:
+    """Header, day marks, one row per person, subtotals per level, the total; the columns of
+    days off are shaded from the header down to the total."""
+    shade = [None if day.working else _GREY for day in s.days]
+    sheet.row_dimensions[top].height = sheet.row_dimensions[top + 1].height = 30
     header = [_label(s, "name"), _label(s, "level"), *(d.day.day for d in s.days),
               _label(s, "total_days"), _label(s, "total_minutes")]  # fmt: skip
-    for column, value in enumerate(header, start=1):
-        _put(sheet, top, column, value, bold=True).alignment = _WRAP
-    for column, day in enumerate(s.days, start=_FIRST_DAY_COLUMN):
-        _put(sheet, top + 1, column, _day_mark(s, day.day.weekday(), day.mark)).alignment = _WRAP
-    sheet.row_dimensions[top].height = sheet.row_dimensions[top + 1].height = 30
-    row = top + 1
+    fills = [None, None, *shade, None, None]
+    yield [_cell(sheet, value, bold=True, alignment=_WRAP, fill=fill)
+           for value, fill in zip(header, fills, strict=True)]  # fmt: skip
+    yield [None, None, *(_cell(sheet, _day_mark(s, day.day.weekday(), day.mark), alignment=_WRAP,
+                               fill=fill) for day, fill in zip(s.days, shade, strict=True))]  # fmt: skip
     for person in s.rows:
-        row += 1
-        _grid_row(sheet, s, row, (person.name, _level_name(s, person.level)), person.minutes_by_day)
+        labels = (person.name, _level_name(s, person.level))
+        yield _grid_row(sheet, s, shade, labels, person.minutes_by_day)
     for level in dict.fromkeys(person.level for person in s.rows):
-        row += 1
         level_rows = [person.minutes_by_day for person in s.rows if person.level == level]
         labels = (_label(s, "subtotal"), _level_name(s, level))
-        _grid_row(sheet, s, row, labels, _sum_by_day(level_rows), bold=True)
-    row += 1
+        yield _grid_row(sheet, s, shade, labels, _sum_by_day(level_rows), bold=True)
     overall = _sum_by_day(person.minutes_by_day for person in s.rows)
-    _grid_row(sheet, s, row, (_label(s, "total"), None), overall, bold=True)
-    for column, day in enumerate(s.days, start=_FIRST_DAY_COLUMN):
-        if not day.working:
-            for shaded in range(top, row + 1):
-                sheet.cell(row=shaded, column=column).fill = _GREY
-    sheet.freeze_panes = sheet.cell(row=top + 2, column=_FIRST_DAY_COLUMN)
-    return row
+    yield _grid_row(sheet, s, shade, (_label(s, "total"), None), overall, bold=True)
 
 
 def _day_mark(s: Statement, weekday: int, mark: str) -> str:
@@ -195,36 +230,32 @@ def _sum_by_day(rows: Iterable[dict[date, int]]) -> dict[date, int]:
     return total
 
 
-def _grid_row(sheet: Worksheet, s: Statement, row: int, labels: tuple[str, str | None],
-              minutes_by_day: dict[date, int], bold: bool = False) -> None:  # fmt: skip
+def _grid_row(sheet: WriteOnlyWorksheet, s: Statement, shade: list[PatternFill | None],
+              labels: tuple[str, str | None], minutes_by_day: dict[date, int],
+              bold: bool = False) -> _Row:  # fmt: skip
     """Labels, person-days per day (blank where nothing was logged), total days and minutes."""
-    _put(sheet, row, 1, labels[0], bold)
-    _put(sheet, row, 2, labels[1], bold)
-    for column, day in enumerate(s.days, start=_FIRST_DAY_COLUMN):
+    row: _Row = [_cell(sheet, labels[0], bold), _cell(sheet, labels[1], bold)]
+    for day, fill in zip(s.days, shade, strict=True):
         if day.day in minutes_by_day:
-            _put_days(sheet, row, column, minutes_by_day[day.day], s, bold)
+            row.append(_days(sheet, minutes_by_day[day.day], s, bold, fill))
+        else:
+            row.append(None if fill is None else _cell(sheet, None, fill=fill))
     total = sum(minutes_by_day.values())
-    _put_days(sheet, row, _FIRST_DAY_COLUMN + len(s.days), total, s, bold)
-    _put(sheet, row, _FIRST_DAY_COLUMN + len(s.days) + 1, total, bold)
+    row += [_days(sheet, total, s, bold), _cell(sheet, total, bold)]
+    return row
 
 
-def _budget(sheet: Worksheet, s: Statement, top: int) -> int:
+def _budget(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
     """The budget position after the month, per level with any budget or use, and in total."""
-    _put(sheet, top, 1, _label(s, "budget"), bold=True)
+    yield [_cell(sheet, _label(s, "budget"), bold=True)]
     keys = ("level", "contracted", "used_before", "this_month", "used_after", "left")
-    for column, key in enumerate(keys, start=2):
-        _put(sheet, top + 1, column, _label(s, key), bold=True).alignment = _WRAP
-    sheet.row_dimensions[top + 1].height = 30
-    row = top + 1
+    yield [None, *(_cell(sheet, _label(s, key), bold=True, alignment=_WRAP) for key in keys)]
     positions = [_position_minutes(p) for p in s.levels]
     for position, minutes in zip(s.levels, positions, strict=True):
         if any(minutes[:3]):  # a level with neither budget nor use says nothing
-            row += 1
-            _budget_row(sheet, s, row, _level_name(s, position.level), minutes)
-    row += 1
+            yield _budget_row(sheet, s, _level_name(s, position.level), minutes)
     totals = tuple(sum(minutes[i] for minutes in positions) for i in range(5))
-    _budget_row(sheet, s, row, _label(s, "total"), totals, bold=True)
-    return row
+    yield _budget_row(sheet, s, _label(s, "total"), totals, bold=True)
 
 
 def _position_minutes(position: LevelPosition) -> tuple[int, int, int, int, int]:
@@ -232,28 +263,23 @@ def _position_minutes(position: LevelPosition) -> tuple[int, int, int, int, int]
             position.used_after_minutes, position.left_minutes)  # fmt: skip
 
 
-def _budget_row(sheet: Worksheet, s: Statement, row: int, label: str,
-                minutes: tuple[int, ...], bold: bool = False) -> None:  # fmt: skip
-    _put(sheet, row, 2, label, bold)
-    for column, value in enumerate(minutes, start=3):
-        _put_days(sheet, row, column, value, s, bold)
+def _budget_row(sheet: WriteOnlyWorksheet, s: Statement, label: str, minutes: tuple[int, ...],
+                bold: bool = False) -> _Row:  # fmt: skip
+    return [None, _cell(sheet, label, bold), *(_days(sheet, value, s, bold) for value in minutes)]
 
 
-def _signatures(sheet: Worksheet, s: Statement, top: int) -> int:
+def _signatures(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
     """Who closed (vendor) and who confirmed (client) the month, and when, local time."""
-    for row, (key, signature) in enumerate(
-        (("closed_by", s.closed), ("confirmed_by", s.confirmed)), start=top
-    ):
-        _put(sheet, row, 1, _label(s, key), bold=True)
+    for key, signature in (("closed_by", s.closed), ("confirmed_by", s.confirmed)):
+        label = _cell(sheet, _label(s, key), bold=True)
         if signature is None:
-            _put(sheet, row, 2, _label(s, "unsigned"))
+            yield [label, _cell(sheet, _label(s, "unsigned"))]
         else:
-            _put(sheet, row, 2, signature.name)
-            _put(sheet, row, 3, local(signature.at, s.timezone).strftime("%Y-%m-%d %H:%M"))
-    return top + 1
+            at = local(signature.at, s.timezone).strftime("%Y-%m-%d %H:%M")
+            yield [label, _cell(sheet, signature.name), _cell(sheet, at)]
 
 
-def _statement_widths(sheet: Worksheet, s: Statement) -> None:
+def _statement_widths(sheet: WriteOnlyWorksheet, s: Statement) -> None:
     sheet.column_dimensions["A"].width = 22
     sheet.column_dimensions["B"].width = 18
     for column in range(_FIRST_DAY_COLUMN, _FIRST_DAY_COLUMN + len(s.days)):
@@ -266,28 +292,54 @@ _ENTRY_COLUMNS = (("date", 12), ("name", 14), ("level", 18), ("minutes", 9), ("p
                   ("target", 28), ("note", 40), ("kind", 11), ("overtime", 9))  # fmt: skip
 
 
-def _entries_sheet(sheet: Worksheet, s: Statement) -> None:
+def _entries_sheet(sheet: WriteOnlyWorksheet, s: Statement) -> None:
     """One row per entry, with a filter on the header and the header frozen."""
-    for column, (key, width) in enumerate(_ENTRY_COLUMNS, start=1):
-        _put(sheet, 1, column, _label(s, key), bold=True)
+    for column, (_, width) in enumerate(_ENTRY_COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
-    for row, entry in enumerate(s.entries, start=2):
-        _entry_row(sheet, s, row, entry)
-    last = get_column_letter(len(_ENTRY_COLUMNS))
-    sheet.auto_filter.ref = f"A1:{last}{len(s.entries) + 1}"
     sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(_ENTRY_COLUMNS))}{len(s.entries) + 1}"
+    sheet.append([_cell(sheet, _label(s, key), bold=True) for key, _ in _ENTRY_COLUMNS])
+    labels = _EntryLabels(sheet, s)
+    targets: dict[tuple[str, str], str] = {}
+    for e in s.entries:
+        target = targets.get((e.target_kind, e.target_ref))
+        if target is None:
+            target = targets[(e.target_kind, e.target_ref)] = _target(s, e)
+        sheet.append([
+            e.work_date,  # openpyxl gives a date the yyyy-mm-dd format itself
+            labels.text(e.name), labels.level(e.level), e.minutes, labels.days(e.minutes),
+            labels.text(target), _text(sheet, e.note), labels.kind(e.kind),
+            labels.yes if e.overtime else None,
+        ])  # fmt: skip
 
 
-def _entry_row(sheet: Worksheet, s: Statement, row: int, e: StatementEntry) -> None:
-    _put(sheet, row, 1, e.work_date).number_format = "yyyy-mm-dd"
-    _put(sheet, row, 2, e.name)
-    _put(sheet, row, 3, _level_name(s, e.level))
-    _put(sheet, row, 4, e.minutes)
-    _put_days(sheet, row, 5, e.minutes, s)
-    _put(sheet, row, 6, _target(s, e))
-    _put(sheet, row, 7, e.note)
-    _put(sheet, row, 8, _value(s, e.kind))
-    _put(sheet, row, 9, _label(s, "yes") if e.overtime else None)
+class _EntryLabels:
+    """Texts that repeat down the entries sheet (names, levels, targets, kinds), each made
+    safe once: 100 000 rows hold a few hundred distinct ones."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, s: Statement) -> None:
+        self._sheet, self._statement = sheet, s
+        self._seen: dict[str, str | None] = {}  # None: text that needs a cell of its own
+        self.yes = self.text(_label(s, "yes"))
+
+    def days(self, minutes: int) -> WriteOnlyCell:
+        """`_days` without the options: this runs once per entry."""
+        cell = WriteOnlyCell(self._sheet, person_days(minutes, self._statement.hours_per_day))
+        cell.number_format = _DAYS_FORMAT
+        return cell
+
+    def level(self, key: str) -> object:
+        return self.text(_level_name(self._statement, key))
+
+    def kind(self, key: str) -> object:
+        return self.text(_value(self._statement, key))
+
+    def text(self, value: str) -> object:
+        if value not in self._seen:
+            safe = _text(self._sheet, value)
+            self._seen[value] = safe if isinstance(safe, str) else None
+        # A cell is never shared between rows: openpyxl writes the next value into it.
+        return self._seen[value] or _text(self._sheet, value)
 
 
 def _target(s: Statement, e: StatementEntry) -> str:

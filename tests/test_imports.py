@@ -15,7 +15,6 @@ HEAVY = (
     "aioimaplib",
     "aiosmtplib",
     "openpyxl",
-    "apscheduler",
 )
 
 
