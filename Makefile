@@ -1,9 +1,10 @@
-# Rentian: `make run` starts the bot with the demo engagement; `make test` runs every test.
+# Rentian: `make run` starts the bot with the demo engagement; `make test` runs every test;
+# `make bench` measures Rentian next to bare references and peers (docs/benchmarks.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck format clean
+.PHONY: run test bench lint typecheck format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# `make bench SMOKE=1`: tiny sizes, no targets judged, a failing benchmark fails (CI's run);
+# `make bench BENCH="echo cli"`: only those. Results: benchmarks/results/<UTC time>.json.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.run $(if $(SMOKE),--smoke) $(BENCH)
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

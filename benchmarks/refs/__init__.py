@@ -1,0 +1,1 @@
+"""Bare references run as scripts in a fresh process of their own (time and peak RSS)."""
