@@ -102,6 +102,23 @@ def empty_pg_database(prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of the test's own, on each backend: for tests that migrate it up
+    and down themselves."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with empty_pg_database("rentian_blank") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     with empty_pg_database("rentian_test") as url:

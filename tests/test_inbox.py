@@ -31,7 +31,6 @@ from bot.message import ChatType, Inbound, Mention
 from config.settings import FeishuSettings, IntakeSettings, Settings
 from storage.db import dispose_all, make_engine, transaction
 from storage.models import InboundKey, InboxEvent, Ticket
-from tests.conftest import empty_pg_database
 from tests.fakes.feishu_server import FakeFeishu
 from tests.harness import ConsoleHarness, drain_inbox
 from tests.test_feishu import ENGAGEMENT, TOKEN, message_event, signed
@@ -373,21 +372,6 @@ async def test_a_feishu_callback_is_answered_once_the_inbox_holds_it(
 
 
 # -- the migration -------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with empty_pg_database("rentian_inbox") as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def test_the_inbox_migration_goes_up_and_down(blank: Engine) -> None:

@@ -6,17 +6,15 @@ plan is asked of the database (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreS
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from sqlalchemy import Engine, event, insert, select, text
 from sqlmodel import SQLModel, col
 
-from storage.db import is_postgres, make_engine, transaction
+from storage.db import is_postgres, transaction
 from storage.migrate import alembic_config
 from storage.models import (
     AuditEntry,
@@ -31,7 +29,6 @@ from storage.models import (
     Ticket,
     WorkLog,
 )
-from tests.conftest import empty_pg_database
 from tests.harness import ConsoleHarness
 
 # Friday after the sync time (17:30): the daily sync, the weekly report (the week's last
@@ -210,22 +207,6 @@ def test_the_windows_of_the_sync_and_the_report_use_their_indexes(demo: ConsoleH
             (s, p) for s, p in sent if re.search(pattern, " ".join(s.split()))
         ]
         assert index in _plan(engine, statement, parameters), (index, statement)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database of its own, migrated up and down by the test."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with empty_pg_database("rentian_0009") as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def _index_names(engine: Engine) -> set[str]:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, MetaData, Table, text
 from sqlmodel import Session, SQLModel, col, select
 
 import storage.models  # noqa: F401
-from storage.db import make_engine
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.models import Signature
-from tests.conftest import empty_pg_database
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -34,22 +29,6 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
 
 
 # -- 0008: the monthly close's signatures move from period columns into signature rows ---------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of its own: these tests migrate step by step from an older revision."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with empty_pg_database("rentian_migrate") as url:
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
