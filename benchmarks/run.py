@@ -82,7 +82,9 @@ def _in_child(name: str, smoke: bool) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         text = Path(out.name).read_text(encoding="utf-8")
     if done.returncode != 0 or not text:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-25:]
+        # The servers a benchmark starts log every request: keep the lines that say what broke.
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        tail = [line for line in lines if not line.startswith("INFO:")][-25:]
         print("\n".join(tail), file=sys.stderr)
         return {"name": name, "status": "failed", "reason": tail[-1] if tail else "", "rows": []}
     if done.stderr.strip():
