@@ -31,6 +31,7 @@ from bot.bus import Bus
 from bot.channels import Inlet
 from bot.message import ChatType, Inbound, Mention
 from bot.outcome import Outcome
+from bot.redact import redact
 from config.settings import IntakeSettings
 from storage.db import insert_ignore, is_postgres, transaction
 from storage.models import InboxEvent
@@ -256,7 +257,8 @@ def _lock_key(chat: str) -> int:
 
 def to_json(inbound: Inbound) -> str:
     """`inbound` as the inbox stores it: every field (ASCII-escaped, so that no character can
-    trouble a driver); what `raw` holds that JSON cannot is kept as its text."""
+    trouble a driver); what `raw` holds that JSON cannot is kept as its text, and a
+    credential in it is masked."""
     return json.dumps({
         "v": _FORMAT, "channel": inbound.channel, "chat_id": inbound.chat_id,
         "chat_type": inbound.chat_type.value, "sender_id": inbound.sender_id,
@@ -265,8 +267,14 @@ def to_json(inbound: Inbound) -> str:
         "sender_alt_ids": list(inbound.sender_alt_ids),
         "mentions": [[m.external_id, m.name, m.is_bot] for m in inbound.mentions],
         "message_id": inbound.message_id, "reply_to": inbound.reply_to,
-        "assurance": inbound.assurance.name, "raw": inbound.raw,
+        "assurance": inbound.assurance.name, "raw": _without_secrets(inbound.raw),
     }, default=str)  # fmt: skip
+
+
+def _without_secrets(raw: dict[str, Any]) -> Any:
+    """The platform's payload with its credentials masked (`bot.redact`): a Feishu event's
+    header carries the app's verification token, which must not reach a row."""
+    return json.loads(redact(json.dumps(raw, ensure_ascii=False, default=str)))
 
 
 def from_json(payload: str) -> Inbound:

@@ -10,6 +10,7 @@ import time
 import uuid
 from argparse import Namespace
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,17 @@ def test_every_field_of_an_inbound_survives_the_inbox() -> None:
     group = Inbound("console", "g", ChatType.GROUP, "a", "hi", "e", clock.now())
     assert from_json(to_json(group)) == group
     assert to_json(inbound).isascii()  # no character a driver could choke on
+
+
+def test_no_credential_of_the_platform_payload_reaches_the_inbox(demo: ConsoleHarness) -> None:
+    token = "test-verification-token"  # a Feishu v2 event's header carries the app's token
+    inbound = replace(_said(demo.runtime, "/工单 P3 打印机坏了", "ev-secret"),
+                      raw={"header": {"event_id": "ev-secret", "token": token}})  # fmt: skip
+    assert accept(demo.runtime.engine, inbound)
+    with transaction(demo.runtime.engine) as session:
+        (payload,) = session.execute(select(InboxEvent.payload)).scalars()
+    assert token not in payload
+    assert from_json(payload).raw == {"header": {"event_id": "ev-secret", "token": "***"}}
 
 
 def test_a_payload_of_another_format_is_not_guessed_at() -> None:
