@@ -3,8 +3,10 @@ own when RENTIAN_TEST_PG_URL is set), a fixed clock, the demo engagement, a cons
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
+import signal
 import threading
 import uuid
 from collections import Counter
@@ -21,10 +23,21 @@ from bot import clock
 from config.settings import DEMO_ENGAGEMENT, Settings
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade
+from tests import threads
 from tests.harness import ConsoleHarness, english_engagement
 
 PG_URL = os.environ.get("RENTIAN_TEST_PG_URL", "")
 DEFAULT_NOW = "2026-11-25T10:00:00+08:00"  # a Wednesday, a working day
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With RENTIAN_TEST_STACKS set (CI), SIGUSR1 writes every thread's stack to that file: what
+    a run that hangs was doing when CI's timeout stops it."""
+    if path := os.environ.get("RENTIAN_TEST_STACKS"):
+        stacks = open(path, "a")  # noqa: SIM115 - open for the whole run
+        config.add_cleanup(stacks.close)
+        faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
+        config.add_cleanup(lambda: faulthandler.unregister(signal.SIGUSR1))
 
 
 def pytest_report_header() -> str:
@@ -60,7 +73,7 @@ def _no_leaked_threads() -> Iterator[None]:
     yield
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     for thread in leaked:
-        thread.join(timeout=2)
+        threads.join(thread, 2)
     leaked = [t.name for t in leaked if t.is_alive()]
     assert not leaked, f"threads left running: {leaked}"
 

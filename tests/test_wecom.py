@@ -33,6 +33,7 @@ from bot.message import ChatType, Outgoing
 from bot.scheduler import Run
 from config.settings import OutboxSettings, Settings, WecomSettings
 from handlers.sla_sweep import sweep
+from tests import threads
 from tests.fakes.wecom_server import APPCHAT_PATH, MESSAGE_PATH, WEBHOOK_PATH, FakeWecom
 from tests.harness import ConsoleHarness, drain_inbox
 
@@ -454,7 +455,7 @@ def test_over_http_with_uvicorn_the_reply_reaches_wecom_without_help(
         assert "T-1" in sent.body["text"]["content"]
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        threads.join(thread, 10)
 
 
 async def test_token_expiry_and_a_wrong_secret(rt: Runtime, fake: FakeWecom) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.sync.server import Server, ServerConnection, serve
 
 from bot import clock
+from tests import threads
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 GROUP_PATH = "/v1.0/robot/groupMessages/send"
@@ -151,12 +152,12 @@ class FakeDingtalk:
         if self._ws is not None:
             self._ws.shutdown()
         if self._ws_thread is not None:
-            self._ws_thread.join(timeout=5)
+            threads.join(self._ws_thread, 5)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            threads.join(self._thread, 5)
 
     def answer(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """DingTalk's answer to one request (called from the server's threads)."""

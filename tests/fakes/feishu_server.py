@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests import threads
+
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES_PATH = "/open-apis/im/v1/messages"
 WS_ENDPOINT_PATH = "/callback/ws/endpoint"
@@ -82,12 +84,12 @@ class FakeFeishu:
             for conn in list(self._conns):
                 conn.close()
         if self._ws_thread is not None:
-            self._ws_thread.join(timeout=5)
+            threads.join(self._ws_thread, 5)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            threads.join(self._thread, 5)
 
     # -- the long-connection gateway --
 

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests import threads
+
 TOKEN_PATH = "/cgi-bin/gettoken"
 MESSAGE_PATH = "/cgi-bin/message/send"
 APPCHAT_PATH = "/cgi-bin/appchat/send"
@@ -78,7 +80,7 @@ class FakeWecom:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            threads.join(self._thread, 5)
 
     def answer(self, url: str, body: bytes) -> dict[str, Any]:
         """WeCom's answer to one request (called from the server's threads)."""
