@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect
 from sqlmodel import Session
 
 from bot import clock, notify
@@ -23,7 +22,7 @@ from bot.outcome import Reply
 from bot.registry import Registry
 from bot.vocabulary import Vocabulary
 from storage import audit, outbox
-from storage.models import AuditEntry, Engagement, Person
+from storage.models import Engagement, Person
 
 SYSTEM = "system"
 
@@ -114,7 +113,7 @@ class Context:
     command: Command | None = None  # the command being run (the bus sets it)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the app's (bot.vocabulary)
     # This command's last audit entry (see `_anchored`).
-    _audited: AuditEntry | None = field(default=None, init=False, repr=False)
+    _audited: audit.Entry | None = field(default=None, init=False, repr=False)
     # The policy, read once per context: (the engagement it was read for, the policy).
     _policy: tuple[Engagement, Any] | None = field(default=None, init=False, repr=False)
 
@@ -233,12 +232,14 @@ class Context:
 
     def _anchored(self, text: str) -> str:
         """A signing command's reply after its audit entry ends with the chain head's anchor, so
-        the client holds where the chain stood (`rentian audit verify --anchors`). An entry
-        rolled back with the handler's savepoint (a refusal after it) is no longer persistent."""
+        the client holds where the chain stood (`rentian audit verify --anchors`): the entry is
+        linked into the chain now, not at commit. An entry rolled back with the handler's
+        savepoint (a refusal after it) has no anchor."""
         entry = self._audited
-        if entry is None or not inspect(entry).persistent or not self._signing():
+        if entry is None or not self._signing():
             return text
-        return f"{text}\n{anchor_line(audit.Anchor.of(entry), self.locale)}"
+        anchor = audit.anchor(self.session, entry)
+        return text if anchor is None else f"{text}\n{anchor_line(anchor, self.locale)}"
 
     def _signing(self) -> bool:
         """Whether the command being run needs a proven sender (`SIGNING`): signatures,

@@ -4,22 +4,31 @@
 holds the database can still delete the tail, or rewrite a row and recompute every later hash:
 an *anchor* (`#<entry id>·<hash prefix>`), posted where the client keeps it, catches both
 (`check_anchors`). There is one chain per database, shared by every engagement.
+
+Entries are linked into the chain when their transaction commits, not when they are made:
+`append` only records an entry in the session, and the commit takes the chain's lock, reads
+the last hash once and writes the transaction's entries in one statement, in the order they
+were appended. Other transactions wait for the chain only while one commits, not while its
+handler runs. An anchor wanted before the commit (`anchor`, `head`) links what is pending then.
+A savepoint's rollback drops the entries made in it; a transaction's rollback drops them all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, event, insert, select, text
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
-from storage.db import is_postgres
 from storage.models import AuditEntry
 
 GENESIS = "genesis"
@@ -33,10 +42,19 @@ _ANCHOR = re.compile(
     r"([0-9a-fA-F]{12,64})(?![0-9A-Za-z])"
 )
 _MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL: a larger one is no entry
-_PG_AUDIT_LOCK = 0x52454E54  # "RENT": serialises appends across instances on PostgreSQL
-# The chain's last hash by the primary key, backwards: O(log n). Built once (see `append`).
-_LAST_HASH = select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+_PG_AUDIT_LOCK = 0x52454E54  # "RENT": serialises linking across instances on PostgreSQL
+_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
+_MAPPER = AuditEntry.__mapper__  # type: ignore[attr-defined]
+# The chain's last hash by the primary key, backwards: O(log n). Statements built once.
+_LAST_HASH = select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_INSERT_ONE = insert(_TABLE).returning(_TABLE.c.id)
+# Several rows in one statement, their ids returned in the rows' order (and, as the ids are
+# generated in that order, ascending: checked in `_write`).
+_INSERT_MANY = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_CHAIN = "rentian.audit.chain"  # session.info: this transaction's entries (`_Chain`)
+
+log = logging.getLogger("rentian.audit")
 
 
 def canonical(data: Any) -> str:
@@ -57,6 +75,56 @@ def entry_hash(
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+@dataclass(eq=False, slots=True)
+class Entry:
+    """An entry appended in this transaction. `id`, `prev_hash` and `hash` are set when it is
+    linked into the chain (at the latest, when the transaction commits); `dropped` once a
+    rollback took it back."""
+
+    at: datetime
+    engagement_id: int | None
+    actor: str
+    action: str
+    ref: str
+    data: str  # canonical JSON
+    id: int | None = None
+    prev_hash: str = ""
+    hash: str = ""
+    dropped: bool = False
+
+    def _unlink(self) -> None:
+        self.id, self.prev_hash, self.hash = None, "", ""
+
+
+class _Chain:
+    """One session's transaction's entries, in order: the first `linked` are written."""
+
+    __slots__ = ("entries", "linked", "linking", "marks")
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.linked = 0
+        self.linking = False
+        # Each savepoint begun after the first entry: (entries, linked) when it began.
+        self.marks: dict[SessionTransaction, tuple[int, int]] = {}
+
+    @property
+    def pending(self) -> bool:
+        return self.linked < len(self.entries)
+
+    def restore(self, length: int, linked: int) -> None:
+        """Back to where a savepoint began: later entries are gone, and rows written since
+        went with the savepoint (entries made before it are pending again)."""
+        for entry in self.entries[length:]:
+            entry._unlink()
+            entry.dropped = True
+        del self.entries[length:]
+        if self.linked > linked:
+            for entry in self.entries[linked:]:
+                entry._unlink()
+            self.linked = linked
+
+
 def append(
     session: Session,
     *,
@@ -66,26 +134,127 @@ def append(
     engagement_id: int | None = None,
     ref: str = "",
     data: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add one entry at the end of the chain, in the caller's transaction."""
-    if is_postgres(session):
-        session.execute(_LOCK, {"key": _PG_AUDIT_LOCK})
-    prev_hash = session.execute(_LAST_HASH).scalar() or GENESIS
-    body = canonical(data or {})
-    at = at.astimezone(UTC)
-    entry = AuditEntry(
-        engagement_id=engagement_id,
-        at=at,
-        actor=actor,
-        action=action,
-        ref=ref,
-        data=body,
-        prev_hash=prev_hash,
-        hash=entry_hash(prev_hash, at, engagement_id, actor, action, ref, body),
-    )
-    session.add(entry)
-    session.flush()
+    link_now: bool = False,
+) -> Entry:
+    """Add one entry at the end of the chain, in the caller's transaction: linked when it
+    commits, or now with `link_now` (the entry's id and hash are then known)."""
+    entry = Entry(at.astimezone(UTC), engagement_id, actor, action, ref, canonical(data or {}))
+    chain = session.info.get(_CHAIN)
+    if chain is None:
+        chain = session.info[_CHAIN] = _Chain()
+    chain.entries.append(entry)
+    if link_now:
+        link(session)
     return entry
+
+
+def link(session: Session) -> None:
+    """Write the entries pending in `session`, at the end of the chain. On PostgreSQL this
+    takes the chain's lock until the transaction ends (SQLite's writers take turns anyway)."""
+    chain: _Chain | None = session.info.get(_CHAIN)
+    if chain is None or not chain.pending or chain.linking:
+        return
+    chain.linking = True
+    # Core statements on the session's connection: the session's own `execute` costs as
+    # much again as running them.
+    connection = session.connection()
+    try:
+        if connection.dialect.name == "postgresql":
+            connection.execute(_LOCK, {"key": _PG_AUDIT_LOCK})
+        prev_hash = connection.execute(_LAST_HASH).scalar() or GENESIS
+        _write(connection, chain.entries[chain.linked :], prev_hash)
+        chain.linked = len(chain.entries)
+    finally:
+        chain.linking = False
+
+
+def _write(connection: Connection, entries: list[Entry], prev_hash: str) -> None:
+    rows = []
+    for entry in entries:
+        entry.prev_hash = prev_hash
+        entry.hash = prev_hash = entry_hash(prev_hash, entry.at, entry.engagement_id,
+                                            entry.actor, entry.action, entry.ref, entry.data)  # fmt: skip
+        rows.append({
+            "engagement_id": entry.engagement_id, "at": entry.at, "actor": entry.actor,
+            "action": entry.action, "ref": entry.ref, "data": entry.data,
+            "prev_hash": entry.prev_hash, "hash": entry.hash,
+        })  # fmt: skip
+    if len(rows) == 1:
+        entries[0].id = int(connection.execute(_INSERT_ONE, rows[0]).scalar_one())
+        return
+    ids = [int(i) for i in connection.execute(_INSERT_MANY, rows).scalars()]
+    if ids != sorted(ids):  # the chain is walked by id: never write it out of order
+        raise RuntimeError(f"audit entries were given ids out of order: {ids}")
+    for entry, entry_id in zip(entries, ids, strict=True):
+        entry.id = entry_id
+
+
+def anchor(session: Session, entry: Entry) -> Anchor | None:
+    """Where the chain stands at `entry`, linking it now if it is pending; None if it was
+    rolled back."""
+    if entry.dropped:
+        return None
+    if entry.id is None:
+        link(session)
+    return Anchor.of(entry)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _link_at_commit(session: OrmSession) -> None:
+    """The outermost commit links what is pending, after the transaction's other writes: the
+    chain's lock is held only for the last statements before COMMIT."""
+    chain: _Chain | None = session.info.get(_CHAIN)
+    if chain is None or not chain.pending or session.in_nested_transaction():
+        return
+    session.flush()
+    link(session)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _committed(session: OrmSession) -> None:
+    if session.in_nested_transaction():  # a savepoint released: its entries are still pending
+        return
+    chain: _Chain | None = session.info.pop(_CHAIN, None)
+    if chain is not None and chain.pending:  # committed with a savepoint left open: not linked
+        log.error("%d audit entries were not written: their transaction committed with a "
+                  "savepoint still open", len(chain.entries) - chain.linked)  # fmt: skip
+
+
+@event.listens_for(OrmSession, "after_transaction_create")
+def _savepoint_begun(session: OrmSession, transaction: SessionTransaction) -> None:
+    chain: _Chain | None = session.info.get(_CHAIN)
+    if chain is not None and transaction.nested:
+        chain.marks[transaction] = (len(chain.entries), chain.linked)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _ended(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A transaction that ends without `after_commit` rolled back: its entries are gone."""
+    if transaction.parent is None:
+        chain: _Chain | None = session.info.pop(_CHAIN, None)
+        if chain is not None:
+            chain.restore(0, 0)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    """A savepoint rolled back: back to where the chain's entries stood when it began (one
+    begun before the first entry: none)."""
+    chain: _Chain | None = session.info.get(_CHAIN)
+    boundary: SessionTransaction | None = previous_transaction
+    while boundary is not None and not boundary.nested:
+        boundary = boundary.parent  # a flush's subtransaction rolls back its savepoint or all
+    if chain is not None and boundary is not None:
+        chain.restore(*chain.marks.get(boundary, (0, 0)))
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _link_before_reading(state: ORMExecuteState) -> None:
+    """A query of the audit log sees this transaction's entries, as it did when they were
+    written as they were made."""
+    chain: _Chain | None = state.session.info.get(_CHAIN)
+    if chain is not None and chain.pending and state.is_select and _MAPPER in state.all_mappers:
+        link(state.session)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -143,7 +312,7 @@ class Anchor:
         return f"#{self.position}·{self.prefix}"
 
     @classmethod
-    def of(cls, entry: AuditEntry) -> Anchor:
+    def of(cls, entry: AuditEntry | Entry) -> Anchor:
         return cls(entry.id or 0, entry.hash[:ANCHOR_DIGITS])
 
 
@@ -154,7 +323,8 @@ class AnchorFailure:
 
 
 def head(session: Session, engagement_id: int | None = None) -> AuditEntry | None:
-    """The chain's last entry; with `engagement_id`, the last entry of that engagement."""
+    """The chain's last entry; with `engagement_id`, the last entry of that engagement. Entries
+    pending in `session` are linked first (`_link_before_reading`)."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)
     if engagement_id is not None:
         query = query.where(col(AuditEntry.engagement_id) == engagement_id)
