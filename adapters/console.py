@@ -6,6 +6,7 @@ engagement file. `@name` in the text mentions that console user (or the bot by n
 
 from __future__ import annotations
 
+import itertools
 import sys
 import uuid
 from datetime import datetime
@@ -15,6 +16,11 @@ from bot.lexer import normalise, tokenize
 from bot.message import ChatType, Inbound, Mention, Outgoing
 
 CHANNEL = "console"
+# A line's event id when the caller gives none: this process's random prefix and a counter.
+# Unique as a uuid4 per line would be (the prefix is one, drawn once), without the system's
+# random source on every line.
+_PROCESS = uuid.uuid4().hex
+_LINES = itertools.count(1)
 
 
 def parse(
@@ -29,7 +35,7 @@ def parse(
 ) -> Inbound:
     """A line typed on the console, as an `Inbound` from `user` in `chat_id`."""
     mentions = _mentions(text, bot_names) if "@" in text or "＠" in text else ()
-    message_id = event_id or uuid.uuid4().hex
+    message_id = event_id or f"{_PROCESS}-{next(_LINES)}"
     return Inbound(
         channel=CHANNEL, chat_id=chat_id, chat_type=ChatType.DIRECT if direct else ChatType.GROUP,
         sender_id=user, sender_name=user, text=text, event_id=message_id,

@@ -1,7 +1,9 @@
 """Every chat command and scheduled job of the app, in the order `/help` shows them.
 
-Each handler module declares `COMMANDS` and, if it has any, `JOBS`; this list is the one place
-that names them, imported when the runtime is built.
+Each is declared once, in `handlers.declared.<module>`, apart from the handler module that
+carries it out: building the registry imports no handler module, and a handler module is
+imported the first time one of its commands or jobs runs (`bot.commands.lazy`). This list is
+the one place that names the declarations.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from types import ModuleType
 
 from bot.commands import Command
 from bot.scheduler import Job
-from handlers import (
+from handlers.declared import (
     binding,
     blockers,
     change_requests,

@@ -137,6 +137,8 @@ def _mention(raw: str, where: MessageContext) -> Mention | None:
 def _span_text(text: str, tokens: list[Token]) -> str:
     """Free text exactly as written: the original characters of these tokens' spans,
     joined where an option was taken out of the middle."""
+    if len(tokens) == 1 and tokens[0].quoted:
+        return tokens[0].text
     pieces: list[str] = []
     run_start = tokens[0].start
     run_end = tokens[0].end
@@ -146,10 +148,7 @@ def _span_text(text: str, tokens: list[Token]) -> str:
             run_start = token.start
         run_end = token.end
     pieces.append(text[run_start:run_end])
-    joined = " ".join(pieces).strip()
-    if len(tokens) == 1 and tokens[0].quoted:
-        return tokens[0].text
-    return joined
+    return " ".join(pieces).strip()
 
 
 def _metavar(arg: Arg, locale: str) -> str:

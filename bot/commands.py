@@ -1,12 +1,15 @@
 """Commands declared as data: the parser, permission checks and `/help` all come from here.
 
-A handler module declares `COMMANDS = [Command(...)]`; `bot.registry` indexes their names and
-aliases and parses a message into `Parsed`, binding its words to the arguments declared here
-(`bot.arguments`).
+The app declares its commands apart from the code that carries them out: a declaration names
+its handler with `lazy`, so that `/help`, the parser and the permission check need none of the
+handler modules, and a handler module is imported the first time one of its commands runs.
+`bot.registry` indexes the names and aliases and parses a message into `Parsed`, binding its
+words to the arguments declared here (`bot.arguments`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +22,40 @@ ArgKind = Literal["word", "text", "ref", "duration", "date", "person", "choice",
 # A handler takes the command's context (`bot.context.Context`, or the app's subclass of it)
 # and the parsed message. Typed loosely here so that commands need not know the context.
 Handler = Callable[[Any, "Parsed"], None]
+
+
+class Lazy:
+    """A function named by its module and name, imported the first time it is called (a
+    command's handler, a job's run). Any callable may stand where a `Lazy` does."""
+
+    __slots__ = ("_target", "module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+        self._target: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        target = self._target
+        if target is None:
+            target = self._target = self.resolve()
+        return target(*args)
+
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself; importing its module if nothing has yet."""
+        target = getattr(importlib.import_module(self.module), self.name)
+        if not callable(target):
+            raise TypeError(f"{self.module}.{self.name} is not callable")
+        return target  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"lazy({self.module!r}, {self.name!r})"
+
+
+def lazy(module: str, name: str) -> Any:
+    """`module.name`, imported when first called: a declaration's handler or job function.
+    Typed `Any` so that it stands for any signature a declaration expects."""
+    return Lazy(module, name)
 
 
 @dataclass(frozen=True)

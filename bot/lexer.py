@@ -58,7 +58,7 @@ class Token(NamedTuple):
 
     def key_value(self) -> tuple[str, str] | None:
         """`key=value` (or full-width `＝`) split, key normalised; None if not one."""
-        if self.quoted:
+        if self.quoted or ("=" not in self.text and "＝" not in self.text):
             return None
         for sign in _EQUALS:
             key, found, value = self.text.partition(sign)
@@ -82,7 +82,7 @@ def tokenize(text: str) -> list[Token]:
     An unclosed quote runs to the end of the text; nothing here raises.
     """
     if _ANY_QUOTE.search(text) is None:  # what nearly every message is: one regex pass
-        return [Token(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        return [Token(m.group(), *m.span()) for m in _WORD.finditer(text)]
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:

@@ -6,14 +6,12 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from base.errors import InvalidState, NotFound, PermissionDenied
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Actor, Context
 from bot.message import ChatType
 from handlers import binding_text as text
+from handlers.declared.binding import BINDERS
 from storage.models import ChatBinding, Engagement, Identity, Person
-
-BINDERS = frozenset({"vendor_pm", "admin"})
 
 
 def bind_chat(ctx: Context, cmd: Parsed) -> None:
@@ -61,19 +59,3 @@ def bind_chat(ctx: Context, cmd: Parsed) -> None:
     ctx.session.flush()
     ctx.audit("chat.bound", channel=inbound.channel, chat=inbound.chat_id)
     ctx.reply(text.bound(engagement.code, engagement.name, ctx.locale), "chat.bound")
-
-
-COMMANDS = [
-    Command(
-        name="bind",
-        aliases=("绑定",),
-        summary=("把本群绑定到项目", "bind this chat to an engagement"),
-        handler=bind_chat,
-        args=(Arg("code", "word", ("项目编号", "CODE")),),
-        roles=BINDERS,
-        example="/绑定 DEMO-2026",
-        example_en="/bind DEMO-2026",
-        needs_engagement=False,
-        needs=SIGNING,
-    ),
-]

@@ -4,21 +4,20 @@ left open: the client approver and the customer manager first, then the delivery
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import notify
-from bot.commands import Arg, Command, Option, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
 from bot.durations import format_span
 from bot.message import Target
-from bot.scheduler import Job, Run
+from bot.scheduler import Run
 from bot.sweep import BATCH, due_ids
 from bot.sweep import sweep as sweep_due
-from domain.catalog import EITHER_PARTY
 from domain.lifecycles.blockers import BLOCKER, OWNER, RECORDER, escalation_due, hears, state_of
 from domain.policy import policy_of
 from domain.workcalendar import WorkCalendar
@@ -254,24 +253,3 @@ def _send(ctx: Context, blocker: Blocker, step: int, age: int) -> None:
     target = Target.of(blocker)
     if target is not None:
         ctx.post(target, message, "blocker.escalated", blocker.ref, key)
-
-
-_BLOCKER = Arg("blocker", "ref", ("阻塞号", "BLOCKER"), prefixes=("B",))
-
-COMMANDS = [
-    Command("block", ("阻塞",), ("登记阻塞问题，超时未解除会升级", "record a blocker; escalated while it stays open"),
-            block, roles=EITHER_PARTY, args=(Arg("description", "text", ("\"描述\"", "\"DESCRIPTION\"")),),
-            options=(Option("owner", "person", ("@负责人", "@OWNER"), aliases=("负责人",)),
-                     Option("task", "ref", ("K-n", "K-n"), aliases=("任务",))),
-            example='/阻塞 "环境访问延迟：VPN 未开通" task=K-1',
-            example_en='/block "environment access: no VPN account yet" task=K-1'),
-    Command("unblock", ("解除",), ("解除阻塞并说明", "clear a blocker, saying how"), unblock, roles=EITHER_PARTY,
-            args=(_BLOCKER, Arg("note", "text", ("说明", "NOTE"))),
-            example="/解除 B-1 VPN 账号已开通", example_en="/unblock B-1 VPN account issued"),
-    Command("blockers", ("阻塞列表",), ("未解除的阻塞及已持续的工作时间", "open blockers and how long they have been open"),
-            list_blockers, roles=EITHER_PARTY, example="/阻塞列表", example_en="/blockers"),
-]  # fmt: skip
-
-JOBS = [
-    Job("blocker.escalate", timedelta(minutes=1), escalate, "escalate blockers left open"),
-]

@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Option, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
 from bot.lexer import parse_ref
 from domain import signoff
-from domain.catalog import EITHER_PARTY, LEVELS
+from domain.catalog import LEVELS
 from domain.lifecycles import change_requests as life
 from handlers import budget, limits, signatures
 from handlers import change_text as text
@@ -29,8 +28,6 @@ from handlers.scope import LEVEL_WORDS, person_days
 from storage.audit import canonical
 from storage.counters import next_number
 from storage.models import AuditEntry, ChangeRequest, Person
-
-FILERS = frozenset({"client", "vendor_pm"})
 
 
 def find_cr(ctx: Context, ref: Ref | str) -> ChangeRequest:
@@ -213,20 +210,3 @@ def list_crs(ctx: Context, cmd: Parsed) -> None:
     lines = [ctx.tr("变更单：", "Change requests:")]
     lines += [text.list_line(cr, ctx.locale, ctx.eng.hours_per_day) for cr in rows]
     ctx.reply("\n".join(lines), "cr.list")
-
-
-_LEVEL_OPTIONS = tuple(
-    Option(key, "word", ("人天", "DAYS"), aliases=(term.zh,)) for key, term in LEVELS.items()
-)
-COMMANDS = [
-    Command("cr list", ("变更 列表",), ("变更单列表", "change requests and their status"), list_crs, roles=EITHER_PARTY,
-            example="/变更 列表", example_en="/cr list"),
-    Command("cr estimate", ("评估", "变更 评估"), ("项目经理按级别评估人天", "the PM estimates person-days by level"),
-            estimate_cr, roles=frozenset({"vendor_pm"}), args=(Arg("cr", "ref", ("CR-n", "CR-n"), prefixes=("CR",)),),
-            options=(*_LEVEL_OPTIONS, Option("due", "word", ("计划影响", "IMPACT"), aliases=("影响",))),
-            example="/评估 CR-1 senior=3 mid=2 due=+5d", example_en="/cr estimate CR-1 senior=3 mid=2 due=+5d", needs=SIGNING),
-    Command("cr", ("变更",), ("提出变更单（书面），或查看 CR-n", "file a change request in writing, or show CR-n"),
-            file_cr, roles=FILERS,
-            args=(Arg("title", "word", ("\"标题\"", "\"TITLE\"")), Arg("description", "text", ("说明", "DESCRIPTION"), required=False)),
-            example='/变更 "新增库存报表" 每日 8 点推送库存汇总', example_en='/cr "inventory report" daily stock summary at 8am'),
-]  # fmt: skip

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from bot.lexer import normalise
-from domain.catalog import EITHER_PARTY, PARTIES
+from domain.catalog import PARTIES
 from handlers import checklist_text as text
 from handlers import limits
 from storage.db import insert_ignore
@@ -121,29 +121,3 @@ def _find(ctx: Context, rows: list[ChecklistItem], wanted: str) -> ChecklistItem
         if key in names:
             return row
     raise NotFound(text.not_found(wanted, len(rows), ctx.locale))
-
-
-COMMANDS = [
-    Command(
-        name="checklist",
-        aliases=("清单",),
-        summary=("服务启动清单及完成情况", "the onboarding checklist and what is done"),
-        handler=show_checklist,
-        roles=EITHER_PARTY,
-        example="/清单",
-        example_en="/checklist",
-    ),
-    Command(
-        name="done",
-        aliases=("完成",),
-        summary=("完成清单中的一项", "tick an item of the onboarding checklist"),
-        handler=mark_done,
-        args=(
-            Arg("item", "word", ("编号或名称", "ITEM")),
-            Arg("note", "text", ("备注", "NOTE"), required=False),
-        ),
-        roles=EITHER_PARTY,
-        example="/完成 2 VPN 账号已发给厂商",
-        example_en="/done 2 VPN accounts sent to the vendor",
-    ),
-]

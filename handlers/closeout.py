@@ -10,10 +10,9 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot import clock
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from bot.i18n import join
-from domain.catalog import EITHER_PARTY
 from domain.lifecycles import periods as period_life
 from domain.lifecycles import tasks as task_life
 from handlers import delivery, statement
@@ -99,9 +98,3 @@ def show_closeout(ctx: Context, cmd: Parsed) -> None:
     if not state.trained:
         lines.append("• " + ctx.tr("还没有培训记录（知识转移：/培训）", "No training recorded (knowledge transfer: /training)"))  # fmt: skip
     ctx.reply("\n".join(lines), "closeout", code)
-
-
-COMMANDS = [
-    Command("closeout", ("结项",), ("结项前还差什么", "what is still missing before the engagement can close"),
-            show_closeout, roles=EITHER_PARTY, example="/结项", example_en="/closeout"),
-]  # fmt: skip

@@ -14,27 +14,22 @@ from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import clock
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Option, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
 from bot.i18n import join, tr
 from domain import signoff
-from domain.catalog import EITHER_PARTY, ROLES
+from domain.catalog import ROLES
 from domain.lifecycles import change_requests as cr_life
 from domain.lifecycles import deliverables as life
 from domain.lifecycles import tasks as task_life
 from handlers import change_requests, limits, signatures
 from handlers import change_text as cr_text
 from handlers import delivery_text as text
+from handlers.declared.delivery import APPROVER
 from handlers.scope import find_task
 from storage.audit import canonical
 from storage.counters import next_number
 from storage.models import ChangeRequest, Deliverable, Engagement, Person, Task, Training
-
-PM = frozenset({"vendor_pm"})
-APPROVER = "client_approver"
-RECORDERS = frozenset({"vendor_pm", APPROVER})
-
 
 # -- lookups ----------------------------------------------------------------------------------
 
@@ -231,24 +226,3 @@ def summary_lines(session: Session, engagement: Engagement, locale: str) -> list
         return []
     return [tr(locale, "待验收交付物 {n} 个：{r}", "{n} deliverable(s) awaiting acceptance: {r}",
                n=len(refs), r=join(locale, refs))]  # fmt: skip
-
-
-COMMANDS = [
-    Command("deliver", ("交付",), ("为任务或已生效变更单提交交付物", "submit a deliverable for a task or an effective CR"),
-            deliver, roles=PM,
-            args=(Arg("target", "ref", ("K-n|CR-n", "K-n|CR-n"), prefixes=("K", "CR")),
-                  Arg("name", "word", ("\"名称\"", "\"NAME\"")), Arg("link", "text", ("链接或说明", "LINK-OR-NOTE"))),
-            example='/交付 K-1 "数据同步设计文档" https://docs.example/sync', example_en='/deliver K-1 "sync design" https://docs.example/sync'),
-    Command("accept", ("验收",), ("甲方审批人签署验收单", "the client approver signs a deliverable's acceptance"),
-            accept, roles=frozenset({APPROVER}), args=(Arg("ref", "ref", ("D-n", "D-n"), prefixes=("D",)),),
-            example="/验收 D-1", example_en="/accept D-1", needs=SIGNING),
-    Command("deliverables", ("交付列表",), ("交付物及验收状态", "deliverables and their acceptance"),
-            list_deliverables, roles=EITHER_PARTY, example="/交付列表", example_en="/deliverables"),
-    Command("training", ("培训",), ("记录已举行的培训（知识转移）", "record a training held (knowledge transfer)"),
-            record_training, roles=RECORDERS,
-            args=(Arg("topic", "word", ("\"主题\"", "\"TOPIC\"")), Arg("held_on", "date", ("日期", "YYYY-MM-DD"))),
-            options=(Option("attendees", "word", ("参加人", "PEOPLE"), aliases=("参加人", "参训人")),
-                     Option("manual", "word", ("手册链接", "LINK"), aliases=("手册",))),
-            example='/培训 "运维交接" 2026-11-20 参加人=王丽,刘洋 手册=https://docs.example/ops',
-            example_en='/training "ops handover" 2026-11-20 attendees=wangli,liuyang manual=https://docs.example/ops'),
-]  # fmt: skip

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from base.errors import NotFound
-from bot.assurance import INTAKE
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Command, Parsed
 from bot.context import Context, roles_text
 from handlers import help_text as text
 
@@ -39,18 +38,3 @@ def _explain(ctx: Context, topic: str) -> str:
         raise NotFound(text.no_command(topic, close, ctx.locale))
     roles = roles_text(command, ctx.locale, ctx.vocabulary) if command.roles else None
     return text.describe(command, roles, ctx.locale)
-
-
-COMMANDS = [
-    Command(
-        name="help",
-        aliases=("帮助",),
-        summary=("查看你可以使用的命令", "the commands you may use here"),
-        handler=help_command,
-        args=(Arg("command", "word", ("命令", "COMMAND"), required=False),),
-        example="/帮助 完成",
-        example_en="/help done",
-        needs_engagement=False,
-        needs=INTAKE,
-    ),
-]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlmodel import col
 
-from bot.scheduler import Job, Run
+from bot.scheduler import Run
 from storage.models import InboundKey
 
 # Platforms redeliver within minutes or hours; a month of keys is far beyond any retry.
@@ -19,8 +19,3 @@ def prune_inbound_keys(run: Run) -> None:
         ctx.session.execute(
             delete(InboundKey).where(col(InboundKey.received_at) < run.now - DEDUPE_WINDOW)
         )
-
-
-JOBS = [
-    Job("intake.prune", timedelta(hours=6), prune_inbound_keys, "forget dedupe keys after 30 days"),
-]

@@ -12,16 +12,13 @@ from sqlmodel import Session, col
 
 from base.errors import InvalidState, PermissionDenied, UsageError
 from bot import clock
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from domain import signoff
 from domain.lifecycles import periods as life
 from handlers import limits, signatures, statement
 from handlers import period_text as text
 from storage.models import Period, Person
-
-VIEWERS = frozenset({"vendor", "client_approver"})
 
 
 def find(session: Session, engagement_id: int, month: str) -> Period | None:
@@ -173,19 +170,3 @@ def reopen(ctx: Context, cmd: Parsed) -> None:
     ctx.notify_roles({"vendor_pm", "client_approver"} - set(ctx.actor.roles),
                      ctx.tr("{c} {m} 结算被 {n} 重开：{r}", "{c}: {m} was reopened by {n}: {r}", c=ctx.eng.code,
                             m=month, n=ctx.actor.name, r=reason or "—"), "period.reopened", month)  # fmt: skip
-
-
-_MONTH = Arg("month", "word", ("月份", "YYYY-MM"))
-COMMANDS = [
-    Command("period close", ("结算 关闭",), ("项目经理关闭月度人天结算", "the PM closes a month"), close,
-            args=(_MONTH,), roles=frozenset({"vendor_pm"}), example="/结算 关闭 2026-11", example_en="/period close 2026-11", needs=SIGNING),
-    Command("period confirm", ("结算 确认",), ("甲方审批人确认月度结算", "the client approver confirms a month"), confirm,
-            args=(_MONTH,), roles=frozenset({"client_approver"}), example="/结算 确认 2026-11",
-            example_en="/period confirm 2026-11", needs=SIGNING),
-    Command("period reopen", ("结算 重开",), ("对方签署前重开月度结算", "reopen a month before the other side signs"), reopen,
-            args=(_MONTH, Arg("reason", "text", ("原因", "REASON"), required=False)), roles=signoff.SIGNERS,
-            example="/结算 重开 2026-11 漏报两天", example_en="/period reopen 2026-11 two days missing", needs=SIGNING),
-    Command("period", ("结算",), ("月度结算状态", "a month's close and its totals"), show,
-            args=(Arg("month", "word", ("月份", "YYYY-MM"), required=False),), roles=VIEWERS,
-            example="/结算 2026-11", example_en="/period 2026-11"),
-]  # fmt: skip

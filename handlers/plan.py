@@ -3,16 +3,16 @@ and the job that tells the PM about tasks past their plan date with no notice.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from base.errors import InvalidState, PermissionDenied
 from bot import clock
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
-from bot.scheduler import Job, Run
+from bot.scheduler import Run
 from domain.lifecycles.tasks import DELAY, TASK
 from handlers import limits
 from handlers import plan_text as text
@@ -79,21 +79,3 @@ def _warn_overdue(ctx: Context, task: Task) -> None:
                      f"plan:{engagement.code}:{task.ref}:{task.plan_date}")  # fmt: skip
     task.overdue_warned_for = task.plan_date
     ctx.session.add(task)
-
-
-_TASK = Arg("task", "ref", ("K-n", "K-n"), prefixes=("K",))
-COMMANDS = [
-    Command("delay", ("延期",), ("延期预警：新计划日期和原因", "delay notice: new plan date and cause"), delay,
-            roles=frozenset({"vendor_pm", "engineer"}),
-            args=(_TASK, Arg("date", "date", ("新日期", "DATE")), Arg("reason", "text", ("原因", "REASON"))),
-            example="/延期 K-1 2026-12-20 甲方接口文档延迟提供", example_en="/delay K-1 2026-12-20 interface docs came late"),
-]  # fmt: skip
-
-JOBS = [
-    Job(
-        "plan.overdue",
-        timedelta(minutes=15),
-        overdue,
-        "warn the PM about tasks past their plan date",
-    )
-]

@@ -17,12 +17,11 @@ from sqlmodel import Session, col
 
 from base.errors import InvalidState, UsageError
 from bot import clock, notify
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context, anchor_line
 from bot.i18n import tr
 from bot.message import Target
-from bot.scheduler import Job, Run
-from domain.catalog import EITHER_PARTY
+from bot.scheduler import Run
 from domain.policy import policy_of
 from domain.workcalendar import BusinessCalendar
 from handlers import limits, progress, progress_text, progress_weekly
@@ -261,39 +260,3 @@ def report_command(ctx: Context, cmd: Parsed) -> None:
     limits.enforce(limits.check_week(monday, ctx.eng, ctx.locale))
     report = progress_weekly.weekly(ctx.session, ctx.eng, label, ctx.now)
     ctx.reply(progress_text.weekly_text(report, ctx.locale), "progress.weekly", label)
-
-
-COMMANDS = [
-    Command("sync", ("同步",), ("本群每日进度同步：时间、开关", "this chat's daily progress sync: time, on, off"),
-            sync_command, roles=frozenset({"vendor_pm"}),
-            args=(Arg("action", "choice", ("时间|开启|关闭", "time|on|off"),
-                      choices={"time": "time", "时间": "time", "on": "on", "开启": "on", "开": "on",
-                               "off": "off", "关闭": "off", "关": "off"}),
-                  Arg("value", "word", ("HH:MM", "HH:MM"), required=False)),
-            example="/同步 时间 18:00", example_en="/sync time 18:00"),
-    Command("report week", ("周报", "报告 周"), ("周报：人天、SLA 达成、阻塞、变更、验收", "weekly report"),
-            report_command, roles=EITHER_PARTY,
-            args=(Arg("week", "word", ("YYYY-Www", "YYYY-Www"), required=False),),
-            example="/周报 2026-W48", example_en="/report week 2026-W48"),
-]  # fmt: skip
-
-JOBS = [
-    Job(
-        "progress.sync",
-        timedelta(minutes=5),
-        post_syncs,
-        "the daily progress sync in every bound chat",
-    ),
-    Job(
-        "progress.weekly",
-        timedelta(minutes=5),
-        post_weekly,
-        "the weekly report on the week's last working day",
-    ),
-    Job(
-        "progress.digest",
-        timedelta(minutes=5),
-        post_digests,
-        "the customer manager's morning digest",
-    ),
-]

@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, UsageError
-from bot.assurance import SIGNING
-from bot.commands import Command, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
 from bot.durations import format_person_days, parse_duration
 from bot.i18n import tr
 from domain import signoff
-from domain.catalog import EITHER_PARTY, LEVELS
+from domain.catalog import LEVELS
 from handlers import limits, signatures
 from handlers import scope_text as text
 from storage.audit import canonical
@@ -166,14 +165,6 @@ def show_scope(ctx: Context, cmd: Parsed) -> None:
     ctx.reply(ctx.tr("范围草稿：{k} 个任务，尚未形成基线；已签署：{n}。双方 /范围 签署 后生效。",
                      "Scope draft: {k} tasks, no baseline yet; signed by: {n}. It takes effect when both "
                      "parties /scope sign.", k=len(_draft(ctx)), n=names), "scope.status")  # fmt: skip
-
-
-COMMANDS = [
-    Command("scope sign", ("范围 签署",), ("签署范围基线（双方各一）", "sign the scope baseline (one per party)"),
-            sign_scope, roles=signoff.SIGNERS, example="/范围 签署", example_en="/scope sign", needs=SIGNING),
-    Command("scope", ("范围",), ("范围基线状态", "the scope baseline and its signatures"), show_scope,
-            roles=EITHER_PARTY, example="/范围", example_en="/scope"),
-]  # fmt: skip
 
 
 def status_line(session: Session, engagement: Engagement, locale: str) -> str:

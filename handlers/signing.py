@@ -1,16 +1,15 @@
 """/sign and /reject (/签署 /驳回): one table routes them by the reference's prefix to the
 record's own handler. The scope baseline and the monthly close have commands of their own
-(/范围 签署, /结算 关闭 and 确认); a record that /sign or /reject should reach is one row here."""
+(/范围 签署, /结算 关闭 and 确认); a record that /sign or /reject should reach is one row here,
+and its prefix in the declaration (`handlers.declared.signing`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
-from domain.signoff import SIGNERS
 from handlers import change_requests, delivery
 
 
@@ -40,19 +39,3 @@ def reject(ctx: Context, cmd: Parsed) -> None:
     route = ROUTES[ref.prefix].reject
     assert route is not None  # the argument's prefixes are the routes that reject
     route(ctx, ref, cmd.arg("reason"))
-
-
-def _ref_arg(prefixes: tuple[str, ...]) -> Arg:
-    metavar = "|".join(f"{prefix}-n" for prefix in prefixes)
-    return Arg("ref", "ref", (metavar, metavar), prefixes=prefixes)
-
-
-_SIGNED = tuple(prefix for prefix, route in ROUTES.items() if route.sign)
-_REJECTED = tuple(prefix for prefix, route in ROUTES.items() if route.reject)
-COMMANDS = [
-    Command("sign", ("签署",), ("签署变更单（双方各一人）", "sign a change request (one person per party)"), sign,
-            roles=SIGNERS, args=(_ref_arg(_SIGNED),), example="/签署 CR-1", example_en="/sign CR-1", needs=SIGNING),
-    Command("reject", ("驳回",), ("驳回变更单或交付物（注明原因）", "reject a change request or a deliverable, with the reason"),
-            reject, roles=SIGNERS, args=(_ref_arg(_REJECTED), Arg("reason", "text", ("原因", "REASON"))),
-            example="/驳回 CR-1 超出本期预算", example_en="/reject CR-1 beyond this quarter's budget", needs=SIGNING),
-]  # fmt: skip

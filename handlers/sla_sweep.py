@@ -18,7 +18,7 @@ from bot.context import Context
 from bot.durations import format_span
 from bot.i18n import tr
 from bot.message import Target
-from bot.scheduler import Job, Run
+from bot.scheduler import Run
 from bot.sweep import BATCH, due_ids
 from bot.sweep import sweep as sweep_due
 from domain import labels, sla
@@ -143,13 +143,3 @@ def calendar_check(run: Run) -> None:
                 "make-up workdays in the engagement file.",
                 engagement.code, year, f", with the {listed} date(s) the engagement lists" if listed else "",
             )  # fmt: skip
-
-
-JOBS = [
-    Job(
-        "sla.sweep", timedelta(minutes=1), sweep, "SLA warnings, breaches, escalations, auto-close"
-    ),
-    Job(
-        "calendar.check", timedelta(days=1), calendar_check, "warn about years without holiday data"
-    ),
-]

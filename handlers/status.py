@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot import clock
-from bot.commands import Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from domain.catalog import SEVERITIES
 from domain.policy import policy_of
@@ -102,15 +102,3 @@ def show_status(ctx: Context, cmd: Parsed) -> None:
         *delivery.summary_lines(ctx.session, ctx.eng, ctx.locale),
     ]
     ctx.reply("\n".join(lines), "status", ctx.eng.code)
-
-
-COMMANDS = [
-    Command(
-        name="status",
-        aliases=("进度", "状态"),
-        summary=("项目概况", "the engagement at a glance"),
-        handler=show_status,
-        example="/进度",
-        example_en="/status",
-    ),
-]

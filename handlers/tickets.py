@@ -9,13 +9,12 @@ from sqlalchemy import insert, select
 from sqlmodel import col
 
 from base.errors import InvalidState, NotFound, UsageError
-from bot.assurance import INTAKE, SIGNING
-from bot.commands import Arg, Command, Option, Parsed, Ref
+from bot.commands import Parsed, Ref
 from bot.context import Context
 from bot.lexer import normalise, parse_ref
 from bot.message import Mention
-from domain.catalog import SERVICES, UNREGISTERED_REPORTER
-from domain.lifecycles.tickets import PARTIES, RESPONDERS
+from domain.catalog import SERVICES
+from domain.lifecycles.tickets import RESPONDERS
 from handlers import limits
 from handlers import ticket_text as text
 from handlers.ticket_sla import TicketSla
@@ -23,12 +22,6 @@ from handlers.ticket_states import OPEN_STATES, awaiting_confirmation, running_l
 from storage.counters import next_number
 from storage.models import Identity, Person, Ticket, TicketEvent
 
-SEVERITY_WORDS = {
-    "p1": "P1", "p2": "P2", "p3": "P3", "p4": "P4",
-    "紧急": "P1", "高": "P2", "中": "P3", "低": "P4",
-    "urgent": "P1", "high": "P2", "medium": "P3", "low": "P4",
-}  # fmt: skip
-OPENERS = frozenset({"client", "vendor", UNREGISTERED_REPORTER})
 _SEVERITY_LIKE = re.compile(r"^p\d+$")
 _LIST_LIMIT = 30
 # Built once: a statement built per call costs more than the database takes to run it.
@@ -115,7 +108,7 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
     sla = sla_of(ctx)
     assert ctx.actor is not None and ctx.inbound is not None
     ticket = Ticket(
-        engagement_id=ctx.eng_id, number=next_number(ctx.session, ctx.eng_id, "T"),
+        engagement_id=ctx.eng_id, number=0,  # numbered last, below
         severity=severity, service=service, in_scope=in_scope, title=title.strip(),
         reporter_key=ctx.actor.key, reporter_name=ctx.actor.name,
         reporter_id=ctx.actor.person.id if ctx.actor.person else None, opened_at=ctx.now,
@@ -125,6 +118,8 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
     clocks = sla.clocks(ticket)
     ticket.response_due_at = sla.calendar(ticket).add(ctx.now, clocks["response"].target)
     sla.reschedule(ticket, ctx.now)
+    # The engagement's counter row stays locked until commit: take it as late as possible.
+    ticket.number = next_number(ctx.session, ctx.eng_id, "T")
     ticket.id = _insert(ctx, ticket)
     record(ctx, ticket, "opened", title.strip())
     ctx.audit("ticket.opened", ticket.ref, severity=severity, service=service, in_scope=in_scope)
@@ -273,37 +268,3 @@ def assign_ticket(ctx: Context, cmd: Parsed) -> None:
     ctx.notify(person, ctx.tr("你被指派处理 {h}（{c}）", "You were assigned {h} ({c})",
                               h=text.headline(ticket, ctx.locale), c=ctx.eng.code),
                "ticket.assigned", ticket.ref)  # fmt: skip
-
-
-_TICKET = Arg("ticket", "ref", ("工单号", "TICKET"), prefixes=("T",))
-
-COMMANDS = [
-    Command(
-        name="ticket", aliases=("工单",), summary=("开工单，或查看工单 T-n", "open a ticket, or show ticket T-n"),
-        handler=ticket_command, roles=OPENERS, needs=INTAKE,
-        args=(Arg("severity", "choice", ("P1-P4", "P1-P4"), required=False, choices=SEVERITY_WORDS),
-              Arg("title", "text", ("标题", "TITLE"))),
-        options=(Option("svc", "word", ("服务", "SERVICE"), aliases=("服务",)),),
-        example="/工单 P2 svc=bigdata_dev 报表导出超时", example_en="/ticket P2 svc=bigdata_dev report export times out",
-    ),
-    Command(
-        name="tickets", aliases=("工单列表",), summary=("未关闭的工单及剩余时间", "open tickets and their time left"),
-        handler=list_tickets, roles=PARTIES,
-        args=(Arg("scope", "choice", ("mine|open|breached", "mine|open|breached"), required=False,
-                  choices={"mine": "mine", "我的": "mine", "open": "open", "未关闭": "open",
-                           "breached": "breached", "超时": "breached", "已超时": "breached"}),),
-        example="/工单列表 超时", example_en="/tickets breached",
-    ),
-    Command(
-        name="note", aliases=("备注",), summary=("给工单加一条记录", "add a note to a ticket's history"),
-        handler=note_ticket, roles=PARTIES, needs=INTAKE,
-        args=(_TICKET, Arg("text", "text", ("内容", "TEXT"))),
-        example="/备注 T-7 已收到日志", example_en="/note T-7 logs received",
-    ),
-    Command(
-        name="assign", aliases=("指派",), summary=("把工单指派给工程师", "assign a ticket to an engineer"),
-        handler=assign_ticket, roles=RESPONDERS, needs=SIGNING,
-        args=(_TICKET, Arg("who", "person", ("@工程师", "@ENGINEER"))),
-        example="/指派 T-7 @zhaogang", example_en="/assign T-7 @zhaogang",
-    ),
-]  # fmt: skip

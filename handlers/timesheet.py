@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from base.errors import PermissionDenied, UsageError
-from bot.commands import Arg, Command, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from bot.lexer import normalise
 from domain.catalog import LEVELS
@@ -21,7 +21,6 @@ from handlers.worklog import pd, today
 from storage.models import Person, WorkLog
 
 SEE_ALL = frozenset({"vendor_pm", "customer_manager", "director", "client_approver", "admin"})
-VIEWERS = frozenset({"vendor", "client_approver"})
 
 
 def _span(ctx: Context, word: str | None) -> tuple[date, date, str]:
@@ -99,13 +98,3 @@ def budget_lines(ctx: Context) -> list[str]:
 
 def show_budget(ctx: Context, cmd: Parsed) -> None:
     ctx.reply("\n".join([budget_text.report_head(ctx.locale), *budget_lines(ctx)]), "budget")
-
-
-COMMANDS = [
-    Command("timesheet", ("工时",), ("按人按天的工时表", "person-by-day timesheet"), show_timesheet, roles=VIEWERS,
-            args=(Arg("span", "word", ("week|month|YYYY-MM", "week|month|YYYY-MM"), required=False),
-                  Arg("who", "person", ("@某人", "@PERSON"), required=False)),
-            example="/工时 本月 @zhaogang", example_en="/timesheet month @zhaogang"),
-    Command("budget", ("预算",), ("各级别人天预算、消耗和预计用完日期", "budget by level: used, left, burn, run-out"),
-            show_budget, roles=VIEWERS, example="/预算", example_en="/budget"),
-]  # fmt: skip

@@ -11,11 +11,10 @@ from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
 from bot import clock, notify
-from bot.assurance import SIGNING
-from bot.commands import Arg, Command, Option, Parsed
+from bot.commands import Parsed
 from bot.context import Context
 from bot.durations import Duration, format_person_days, parse_duration
-from bot.scheduler import Job, Run
+from bot.scheduler import Run
 from domain.catalog import LEVELS
 from domain.policy import EngagementPolicy, policy_of
 from handlers import budget, limits, periods, worktargets
@@ -28,17 +27,6 @@ _WORKLOG = WorkLog.__table__  # type: ignore[attr-defined]
 # built per call, or an instance flushed, costs more than the database takes to write it).
 _INSERT_ENTRY = insert(_WORKLOG).returning(_WORKLOG.c.id)
 UNDO_WINDOW = timedelta(minutes=10)
-LOGGERS = frozenset({"engineer", "vendor_pm"})
-YES = {
-    "yes": "yes",
-    "y": "yes",
-    "true": "yes",
-    "是": "yes",
-    "加班": "yes",
-    "no": "no",
-    "否": "no",
-    "false": "no",
-}
 
 
 def today(ctx: Context) -> date:
@@ -213,29 +201,3 @@ def _remind_engagement(ctx: Context) -> None:
             continue
         ctx.notify(person, text.reminder(engagement.code, day, engagement.locale), "worklog.reminder",
                    dedupe_key=f"worklog:{engagement.code}:reminder:{day}")  # fmt: skip
-
-
-_TARGET = Arg(
-    "target", "ref", ("T-n|K-n|CR-n", "T-n|K-n|CR-n"), required=False, prefixes=("T", "K", "CR")
-)
-_SVC = Option("svc", "word", ("服务", "SERVICE"), aliases=("服务",))
-_DATE = Option("date", "date", ("日期", "YYYY-MM-DD"), aliases=("日期",))
-
-COMMANDS = [
-    Command("log", ("报工",), ("记录工作人天", "log person-days of work"), log_work, roles=LOGGERS,
-            args=(Arg("duration", "duration", ("时长", "DURATION")), _TARGET, Arg("note", "text", ("说明", "NOTE"), required=False)),
-            options=(_SVC, _DATE, Option("ot", "choice", ("yes", "yes"), aliases=("加班",), choices=YES),
-                     Option("for", "person", ("@某人", "@PERSON"), aliases=("代",))),
-            example="/报工 4h T-7 排查慢查询", example_en="/log 4h T-7 slow query analysis"),
-    Command("log undo", ("报工 撤销", "撤销报工"), ("撤销 10 分钟内的最后一条报工", "undo your last entry of the last 10 minutes"),
-            undo, roles=LOGGERS, example="/报工 撤销", example_en="/log undo"),
-    Command("log adjust", ("报工 调整",), ("项目经理调整工时（需注明原因）", "the PM's correction, with a reason"), adjust,
-            roles=frozenset({"vendor_pm"}),
-            args=(Arg("who", "person", ("@工程师", "@ENGINEER")), Arg("delta", "word", ("±时长", "±DURATION")), _TARGET,
-                  Arg("reason", "text", ("原因", "REASON"))),
-            options=(_SVC, _DATE),
-            example="/报工 调整 @zhaogang -2h T-7 date=2026-11-20 重复记录",
-            example_en="/log adjust @zhaogang -2h T-7 date=2026-11-20 logged twice", needs=SIGNING),
-]  # fmt: skip
-
-JOBS = [Job("worklog.reminder", timedelta(minutes=5), remind, "remind engineers with no log today")]

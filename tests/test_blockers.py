@@ -18,6 +18,7 @@ from bot.scheduler import Run
 from domain.policy import policy_of
 from domain.sla import calendars
 from handlers import blockers
+from handlers.declared import blockers as declared_blockers
 from storage.db import transaction
 from storage.models import AuditEntry, Blocker, Engagement, Person, Task
 from tests.harness import ConsoleHarness
@@ -31,12 +32,12 @@ def runtime(runtime: Runtime) -> Runtime:
     """The runtime with this module's commands and job, whether or not handlers lists them yet."""
     commands = all_commands()
     if "block" not in {c.name for c in commands}:
-        commands = [*commands, *blockers.COMMANDS]
+        commands = [*commands, *declared_blockers.COMMANDS]
     runtime.registry = Registry(commands)
     runtime.bus = Bus(
         runtime.engine, runtime.registry, runtime.settings.bot.names, vocabulary=runtime.vocabulary
     )
-    runtime.jobs = list({job.name: job for job in [*all_jobs(), *blockers.JOBS]}.values())
+    runtime.jobs = list({job.name: job for job in [*all_jobs(), *declared_blockers.JOBS]}.values())
     return runtime
 
 

@@ -1,5 +1,7 @@
 """`rentian say` starts cold on every message a script sends: it loads what a console command
-needs and nothing of the server, the exporters, the scheduler's engine or the platform SDKs.
+needs and nothing of the server, the exporters, the scheduler's engine or the platform SDKs;
+of the handler modules, only the one whose command the message is (commands are declared apart
+from their handlers, `handlers.declared`, and a handler is imported when its command runs).
 
 Checked in a fresh process through `sys.modules` after the message was handled; how long a
 start takes is measured outside the test suite (no test asserts a duration)."""
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app import commands
 from app.cli import main
 from config.settings import DEMO_ENGAGEMENT
 
@@ -37,18 +40,24 @@ NOT_FOR_THE_CONSOLE = (
     "aioimaplib",
     "aiosmtplib",
 )
-# Runs the CLI as `rentian` would, then reports the top-level packages it loaded.
+# Runs the CLI as `rentian` would, then reports the modules it loaded.
 _SAY_AND_REPORT = """
 import json, sys
 from app.cli import main
 status = main(sys.argv[1:])
-print("LOADED " + json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+print("LOADED " + json.dumps(sorted(sys.modules)))
 sys.exit(status)
 """
 
 
 def _loaded_by(*args: str) -> tuple[str, set[str]]:
-    """What the command printed before the report, and the packages it loaded."""
+    """What the command printed before the report, and the top-level packages it loaded."""
+    output, modules = _modules_loaded_by(*args)
+    return output, {name.split(".")[0] for name in modules}
+
+
+def _modules_loaded_by(*args: str) -> tuple[str, set[str]]:
+    """What the command printed before the report, and every module it loaded."""
     result = subprocess.run(
         [sys.executable, "-c", _SAY_AND_REPORT, *args],
         capture_output=True,
@@ -88,3 +97,29 @@ def test_the_month_statement_in_chat_loads_no_exporter(applied: str) -> None:
     )
     assert "2026-11" in output
     assert sorted(loaded.intersection(NOT_FOR_THE_CONSOLE)) == []
+
+
+def _command_modules() -> set[str]:
+    """The handler modules that carry out the app's commands and jobs."""
+    return {f"handlers.{module.__name__.rsplit('.', 1)[1]}" for module in commands.MODULES}
+
+
+def test_say_imports_the_handler_of_its_command_and_not_the_others(applied: str) -> None:
+    output, loaded = _modules_loaded_by(
+        "--db", applied, "say", "--chat", "demo-group", "--user", "sunwei", "/帮助"
+    )
+    assert "/进度" in output  # /help listed the commands, from their declarations
+    assert loaded & _command_modules() == {"handlers.help"}
+
+
+def test_a_command_whose_handler_needs_others_loads_those_only(applied: str) -> None:
+    """/进度 summarises tickets, blockers, change requests and the rest: their modules come
+    with `handlers.status`; work logs, periods, the scheduler's jobs and sign-offs do not."""
+    _, loaded = _modules_loaded_by(
+        "--db", applied, "say", "--chat", "demo-group", "--user", "sunwei", "/进度"
+    )
+    assert "handlers.status" in loaded
+    never = {"handlers.worklog", "handlers.periods", "handlers.signing", "handlers.help",
+             "handlers.sla_sweep", "handlers.housekeeping", "handlers.progress_jobs",
+             "handlers.binding", "handlers.ticket_flow", "handlers.plan"}  # fmt: skip
+    assert loaded & never == set()

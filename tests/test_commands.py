@@ -246,3 +246,31 @@ def test_no_input_makes_the_parser_raise_anything_but_usage_error(
             REGISTRY.parse(candidate, where)
         except UsageError as error:
             assert error.text and "\n" not in error.text
+
+
+def test_a_lazy_handler_imports_its_module_when_first_called_and_keeps_the_function() -> None:
+    import sys
+
+    from bot.commands import Lazy, lazy
+
+    name = "tests.fakes.lazy_target"
+    sys.modules.pop(name, None)
+    handler = lazy(name, "answer")
+    assert isinstance(handler, Lazy) and name not in sys.modules  # declaring imports nothing
+    assert handler(20, 22) == 42 and name in sys.modules
+    assert handler._target is sys.modules[name].answer  # resolved once, then called directly
+    with pytest.raises(TypeError, match="not callable"):
+        lazy(name, "NOT_A_FUNCTION")(1)
+    with pytest.raises(AttributeError):
+        lazy(name, "missing")()
+
+
+def test_every_declared_handler_and_job_names_a_function_of_its_module() -> None:
+    """A misspelt handler would show only when its command first runs: resolve them all."""
+    from app.commands import all_commands, all_jobs
+    from bot.commands import Lazy
+
+    targets = [c.handler for c in all_commands()] + [j.run for j in all_jobs()]
+    assert targets and all(isinstance(t, Lazy) for t in targets)
+    for target in targets:
+        assert isinstance(target, Lazy) and callable(target.resolve())

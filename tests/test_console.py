@@ -131,3 +131,16 @@ def test_say_json_marks_notices_with_their_recipient(demo_db: str, capsys) -> No
     items = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert items[0]["kind"] == "ticket.assigned" and "to" not in items[0]
     assert [item["to"] for item in items[1:]] == ["@lina"]
+
+
+def test_lines_without_an_event_id_get_distinct_ids_in_and_across_processes() -> None:
+    """The id is the dedupe key: two lines, or two `rentian say` processes, are two events."""
+    now = clock.now()
+    first, second = (console.parse("c", "u", "/帮助", now=now) for _ in range(2))
+    assert first.event_id != second.event_id and first.event_id == first.message_id
+    script = "from adapters import console; from bot import clock; " \
+             "print(console.parse('c', 'u', '/帮助', now=clock.now()).event_id)"  # fmt: skip
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "RENTIAN_NOW": "2026-11-25T10:00:00+08:00"})  # fmt: skip
+    assert other.stdout.strip() not in (first.event_id, second.event_id)
+    assert console.parse("c", "u", "x", now=now, event_id="given").event_id == "given"

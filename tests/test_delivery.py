@@ -19,6 +19,7 @@ from bot.bus import Bus
 from bot.commands import Arg, Command
 from bot.registry import Registry
 from handlers import closeout, delivery
+from handlers.declared import delivery as declared_delivery
 from storage.audit import canonical
 from storage.db import transaction
 from storage.models import (
@@ -39,7 +40,7 @@ DESIGN = '/交付 K-1 "同步设计文档" https://docs.example/sync'
 def _with_delivery(runtime: Runtime) -> None:
     """The bus with this module's commands, whether or not `handlers` registers them yet."""
     names = {c.name for c in all_commands()}
-    extra = [c for c in delivery.COMMANDS if c.name not in names]
+    extra = [c for c in declared_delivery.COMMANDS if c.name not in names]
     if "reject" not in names:  # the shared /reject (change requests) calls the same hook
         extra.append(Command("reject", ("驳回",), ("", ""),
                              lambda ctx, cmd: delivery.reject(ctx, cmd.arg("ref"), cmd.arg("reason")),

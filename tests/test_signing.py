@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bot import clock
 from handlers import signing, statement
+from handlers.declared import signing as declared_signing
 from storage.db import transaction
 from storage.models import Engagement, Period, Person, Signature, WorkLog
 from tests.harness import ConsoleHarness
@@ -95,7 +96,10 @@ def test_a_scope_signature_on_an_older_task_list_no_longer_counts(demo: ConsoleH
 
 def test_sign_and_reject_route_by_prefix() -> None:
     assert set(signing.ROUTES) == {"CR", "D"}
-    sign, reject = signing.COMMANDS
+    # the declaration names the prefixes without importing the routes: the two agree
+    assert tuple(p for p, r in signing.ROUTES.items() if r.sign) == declared_signing.SIGNED
+    assert tuple(p for p, r in signing.ROUTES.items() if r.reject) == declared_signing.REJECTED
+    sign, reject = declared_signing.COMMANDS
     assert (sign.name, sign.args[0].prefixes, sign.args[0].metavar) == (
         "sign",
         ("CR",),
