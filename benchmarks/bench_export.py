@@ -2,8 +2,14 @@
 and peak RSS) next to a bare streaming writer putting the same rows in one sheet: time ratio
 ≤ 1.2, peak RSS ≤ 150 MB.
 
-The reference uses the library the export uses: XlsxWriter (constant_memory) if
-handlers/statement_export.py imports it, else openpyxl in write-only mode.
+The reference (benchmarks/refs/xlsx_rows.py) is a fair bare writer of the same rows: the library
+the export uses (XlsxWriter in constant_memory mode if handlers/statement_export.py imports it,
+else openpyxl in write-only mode), the cells of the export's entries sheet with the same number
+formats on the same columns (dates `yyyy-mm-dd`, person-days `0.###`), each written by its
+type's method as the export writes it, and nothing else: the rows come from `sqlite3`, no app
+code, no statement sheet, no styles, no spool, no content hash. What the ratio shows above 1 is
+the app's own work: its imports, reading the entries through SQLAlchemy, spooling and hashing
+them, the statement sheet, the labels and the checks that keep free text text.
 """
 
 from __future__ import annotations

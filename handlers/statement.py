@@ -8,11 +8,11 @@ import hashlib
 import pickle
 import tempfile
 import weakref
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -46,8 +46,10 @@ class StatementRow:
         return sum(self.minutes_by_day.values())
 
 
-@dataclass(frozen=True)
-class StatementEntry:
+class StatementEntry(NamedTuple):
+    """One live entry of the month. A named tuple, not a frozen dataclass: a large month reads
+    100 000 of them back from its spool, and a tuple is made five times faster."""
+
     id: int
     work_date: date
     person_key: str
@@ -181,8 +183,12 @@ class EntrySpool(Collection[StatementEntry]):
     def add(self, fields: tuple[Any, ...]) -> None:
         """An entry as the tuple of `StatementEntry`'s fields, in their order (no object is
         made for it here)."""
-        self._pending.append(fields)
-        self._count += 1
+        self.extend([fields])
+
+    def extend(self, chunk: list[tuple[Any, ...]]) -> None:
+        """Entries as `add` takes them, a chunk at a time (one call, not one per entry)."""
+        self._pending += chunk
+        self._count += len(chunk)
         if len(self._pending) >= self._CHUNK:
             self._flush()
 
@@ -202,7 +208,7 @@ class EntrySpool(Collection[StatementEntry]):
             self._file.seek(offset)
             chunk = pickle.load(self._file)
             offset = self._file.tell()
-            yield from (StatementEntry(*fields) for fields in chunk)
+            yield from map(StatementEntry._make, chunk)
 
     def __contains__(self, item: object) -> bool:
         return any(entry == item for entry in self)
@@ -266,33 +272,39 @@ def build(session: Session, engagement: Engagement, month: str) -> Statement:
     return built
 
 
-def _read(logs: Iterator[Any], who: dict[int | None, tuple[str, str]], code: str
+def _read(chunks: Iterator[Sequence[Any]], who: dict[int | None, tuple[str, str]], code: str
           ) -> tuple[EntrySpool, dict[tuple[str, str], dict[date, int]], ContentHash]:  # fmt: skip
-    """One pass over the month's entries: spooled, summed per person, level and day, and fed
-    to the hash, without an object per entry."""
-    entries, digest, signed = EntrySpool(), ContentHash(code), []
+    """One pass over the month's entries, a fetched chunk at a time: spooled, fed to the hash
+    and summed per person, level and day, without an object per entry."""
+    entries, digest = EntrySpool(), ContentHash(code)
     rows: dict[tuple[str, str], dict[date, int]] = {}
-    for id_, work_date, person_id, level, minutes, target_kind, target_ref, note, kind, overtime in logs:  # fmt: skip
-        key, name = who[person_id]
-        entries.add((id_, work_date, key, name, level, minutes, target_kind, target_ref, note,
-                     kind, overtime))  # fmt: skip
-        signed.append([id_, work_date.isoformat(), key, level, minutes, target_kind, target_ref,
-                       note, kind])  # `_signed_fields`  # fmt: skip
-        if len(signed) == _HASH_CHUNK:
-            digest.add(signed)
-            signed = []
-        days = rows.setdefault((key, level), {})
-        days[work_date] = days.get(work_date, 0) + minutes
-    digest.add(signed)
+    # One date object per day, not per row: pickle writes a repeated object as a reference,
+    # five times faster than the date again.
+    day = dict[date, date]().setdefault
+    for chunk in chunks:
+        fields = [(id_, day(work_date, work_date), *who[person_id], level, minutes, target_kind,
+                   target_ref, note, kind, overtime)
+                  for id_, work_date, person_id, level, minutes, target_kind, target_ref, note,
+                  kind, overtime in chunk]  # fmt: skip
+        entries.extend(fields)
+        digest.add([[id_, work_date.isoformat(), key, level, minutes, target_kind, target_ref,
+                     note, kind]  # `_signed_fields`
+                    for id_, work_date, key, _, level, minutes, target_kind, target_ref, note,
+                    kind, _ in fields])  # fmt: skip
+        for _, work_date, key, _, level, minutes, *_ in fields:
+            days = rows.setdefault((key, level), {})
+            days[work_date] = days.get(work_date, 0) + minutes
     return entries, rows, digest
 
 
 _FETCH = 2000  # rows per round trip; on PostgreSQL a server-side cursor
 
 
-def _logs(session: Session, engagement_id: int, first: date, last: date) -> Iterator[Any]:
-    """The month's live entries in statement order, as plain rows in `StatementEntry`'s field
-    order (the person's id where it has key and name), through Core: no ORM objects."""
+def _logs(session: Session, engagement_id: int, first: date, last: date
+          ) -> Iterator[Sequence[Any]]:  # fmt: skip
+    """The month's live entries in statement order, as chunks of plain rows in
+    `StatementEntry`'s field order (the person's id where it has key and name), through Core:
+    no ORM objects, no call per row."""
     query = select(
         col(WorkLog.id), col(WorkLog.work_date), col(WorkLog.person_id), col(WorkLog.level),
         col(WorkLog.minutes), col(WorkLog.target_kind), col(WorkLog.target_ref),
@@ -301,7 +313,8 @@ def _logs(session: Session, engagement_id: int, first: date, last: date) -> Iter
         col(WorkLog.engagement_id) == engagement_id, col(WorkLog.voided_at).is_(None),
         col(WorkLog.work_date) >= first, col(WorkLog.work_date) <= last,
     ).order_by(col(WorkLog.work_date), col(WorkLog.id))  # fmt: skip
-    yield from session.connection().execute(query, execution_options={"yield_per": _FETCH})
+    result = session.connection().execute(query, execution_options={"yield_per": _FETCH})
+    yield from result.partitions()
 
 
 def _row_order(key: tuple[str, str]) -> tuple[int, str]:

@@ -4,21 +4,19 @@ csv of its entries. Values, not formulas: every sum is taken in integer minutes 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter  # type: ignore[import-untyped]
 
-from bot.clock import local
+from bot import clock
 from domain.catalog import LEVELS, SERVICES
 from handlers.statement import LevelPosition, Statement, StatementEntry
 
@@ -67,14 +65,23 @@ _WEEKDAYS = (("一", "二", "三", "四", "五", "六", "日"),
              ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))  # fmt: skip
 CSV_FIELDS = ("date", "person_key", "name", "level", "minutes", "person_days",
               "target_kind", "target_ref", "note", "kind", "overtime")  # fmt: skip
-_DAYS_FORMAT = "0.###"
-_GREY = PatternFill("solid", fgColor="D9D9D9")
-_BOLD = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="center")
-_LEFT = Alignment(horizontal="left")
-_TITLE_FONT = Font(bold=True, size=14)
-_FIRST_DAY_COLUMN = 3  # A: name, B: level
+_FIRST_DAY_COLUMN = 3  # A: name, B: level (Excel's numbering, from 1)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE): dropped from texts.
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+_DIGIT_PIXELS = 7  # the width of a digit of the default font, Calibri 11
+
+
+# What a cell can look like, by name; a cell's format is the union of the names it asks for.
+_STYLES: dict[str, dict[str, Any]] = {
+    "bold": {"bold": True},
+    "title": {"bold": True, "font_size": 14},
+    "wrap": {"text_wrap": True, "valign": "vcenter"},
+    "left": {"align": "left"},
+    "grey": {"pattern": 1, "fg_color": "#D9D9D9"},
+    "days": {"num_format": "0.###"},
+    "date": {"num_format": "yyyy-mm-dd"},
+}
 
 
 @lru_cache(maxsize=4096)  # a month repeats a few values (4h, 1d, …) across its entries
@@ -86,13 +93,15 @@ def person_days(minutes: int, hours_per_day: int) -> Decimal:
 def write_xlsx(statement: Statement, path: str | Path) -> None:
     """The statement to sign (sheet 1) and its entries (sheet 2) as an xlsx workbook.
 
-    Written in openpyxl's write-only mode: each row goes to the file as it is made, so a
-    month of 100 000 entries takes the memory of one row, not of a million cells.
+    Written by XlsxWriter in `constant_memory` mode: each row goes to a temporary file once
+    the next one starts, so a month of 100 000 entries takes the memory of one row.
     """
-    workbook = Workbook(write_only=True)
-    _statement_sheet(workbook.create_sheet(_label(statement, "sheet")), statement)
-    _entries_sheet(workbook.create_sheet(_label(statement, "entries_sheet")), statement)
-    workbook.save(path)
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook.set_properties({"created": clock.now().astimezone(UTC)})
+    formats = _Formats(workbook)
+    _statement_sheet(workbook.add_worksheet(_label(statement, "sheet")), formats, statement)
+    _entries_sheet(workbook.add_worksheet(_label(statement, "entries_sheet")), formats, statement)
+    workbook.close()
 
 
 def write_csv(statement: Statement, path: str | Path) -> None:
@@ -122,99 +131,129 @@ def _level_name(statement: Statement, level: str) -> str:
     return LEVELS[level].name(statement.locale) if level in LEVELS else level
 
 
-# Write-only rows: a list per row, None where no cell is written; a value that needs a style
-# (or a text openpyxl would take for a formula) is a WriteOnlyCell.
-_Row = list[object]
+class _Formats:
+    """The workbook's cell formats, one per combination of `_STYLES` names, made when first
+    asked for."""
+
+    def __init__(self, workbook: Any) -> None:
+        self._workbook = workbook
+        self._made: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *names: str | None) -> Any:
+        key = tuple(sorted({name for name in names if name}))
+        if not key:
+            return None
+        if key not in self._made:
+            self._made[key] = self._workbook.add_format(
+                {prop: value for name in key for prop, value in _STYLES[name].items()}
+            )
+        return self._made[key]
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: object, bold: bool = False, *,
-          number_format: str | None = None, alignment: Alignment | None = None,
-          fill: PatternFill | None = None, font: Font | None = None) -> WriteOnlyCell:  # fmt: skip
-    """One styled cell; text is always text (a note `=1+1` is not a formula)."""
-    cell = WriteOnlyCell(sheet)
+# A row as a list of (value, format) pairs, None where no cell is written.
+_Cell = tuple[object, Any]
+_Row = list[_Cell | None]
+
+
+def _write_row(sheet: Any, row: int, cells: _Row) -> None:
+    for column, cell in enumerate(cells):
+        if cell is not None:
+            _write(sheet, row, column, *cell)
+
+
+def _write(sheet: Any, row: int, column: int, value: object, cell_format: Any) -> None:
     if isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell.data_type = "s"
+        _write_text(sheet, row, column, _ILLEGAL.sub("", value), cell_format)
+    elif value is None:
+        sheet.write_blank(row, column, None, cell_format)  # nothing unless it has a format
     else:
-        cell.value = value
-    if font is not None or bold:
-        cell.font = font or _BOLD
-    if number_format is not None:
-        cell.number_format = number_format
-    if alignment is not None:
-        cell.alignment = alignment
-    if fill is not None:
-        cell.fill = fill
-    return cell
+        sheet.write_number(row, column, value, cell_format)
 
 
-def _text(sheet: WriteOnlyWorksheet, value: str) -> object:
-    """Plain text as itself (the fast path), unless openpyxl would read it as a formula or an
-    error code: then a cell that says it is text."""
-    clean = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if clean.startswith("=") or clean in ERROR_CODES:
-        return _cell(sheet, clean)
-    return clean
+def _write_text(sheet: Any, row: int, column: int, text: str, cell_format: Any = None) -> None:
+    """Text is always text: `write_string` makes no formula, number or link of it. In
+    constant_memory mode XlsxWriter copies a text shaped `<r>…</r>` into the file as rich-text
+    XML, unescaped: such a text goes as a rich string of three plain pieces (the fewest it
+    takes), which are escaped."""
+    if not text:
+        sheet.write_blank(row, column, None, cell_format)  # as openpyxl wrote "": no value
+    elif text.startswith("<r>") and text.endswith("</r>"):
+        pieces = (text[:1], text[1:2], text[2:])
+        sheet.write_rich_string(row, column, *pieces, *_given(cell_format))
+    else:
+        sheet.write_string(row, column, text, cell_format)
 
 
-def _days(sheet: WriteOnlyWorksheet, minutes: int, s: Statement, bold: bool = False,
-          fill: PatternFill | None = None) -> WriteOnlyCell:  # fmt: skip
-    return _cell(sheet, person_days(minutes, s.hours_per_day), bold, number_format=_DAYS_FORMAT,
-                 fill=fill)  # fmt: skip
+def _given(cell_format: Any) -> tuple[Any, ...]:
+    return () if cell_format is None else (cell_format,)
 
 
-def _statement_sheet(sheet: WriteOnlyWorksheet, s: Statement) -> None:
-    """Title block, grid, budget, signatures and the content hash, top to bottom. Widths,
-    the frozen panes and row heights are set before the rows they belong to are written."""
-    top = _TITLE_ROWS + 1  # the grid's header row; no blank rows between the blocks
-    _statement_widths(sheet, s)
-    sheet.freeze_panes = f"{get_column_letter(_FIRST_DAY_COLUMN)}{top + 2}"
-    for row in _title_block(sheet, s):
-        sheet.append(row)
-    for row in _grid(sheet, s, top):
-        sheet.append(row)
-    budget_top = top + 2 + len(s.rows) + len({r.level for r in s.rows}) + 1
-    sheet.row_dimensions[budget_top + 1].height = 30
-    for row in _budget(sheet, s):
-        sheet.append(row)
-    for row in _signatures(sheet, s):
-        sheet.append(row)
-    sheet.append([_cell(sheet, _label(s, "hash"), bold=True), _text(sheet, s.content_hash)])
+def _width(sheet: Any, column: int, width: int) -> None:
+    """A column `width` characters wide as Excel stores it (XlsxWriter's `set_column` adds the
+    cell padding to what it is given; pixels it takes as they are)."""
+    sheet.set_column_pixels(column, column, width * _DIGIT_PIXELS)
+
+
+def _cell(f: _Formats, value: object, *styles: str | None) -> _Cell:
+    return (value, f(*styles))
+
+
+def _bold(bold: bool) -> str | None:
+    return "bold" if bold else None
+
+
+def _days(f: _Formats, minutes: int, s: Statement, bold: bool = False,
+          fill: str | None = None) -> _Cell:  # fmt: skip
+    return _cell(f, person_days(minutes, s.hours_per_day), "days", _bold(bold), fill)
 
 
 _TITLE_ROWS = 6  # title, engagement, client, vendor, month, hours per person-day
+_TALL_ROW = 30
 
 
-def _title_block(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
+def _statement_sheet(sheet: Any, f: _Formats, s: Statement) -> None:
+    """Title block, grid, budget, signatures and the content hash, top to bottom; no blank
+    rows between the blocks. Rows are counted from 1 here, as Excel shows them."""
+    top = _TITLE_ROWS + 1  # the grid's header row
+    budget_top = top + 2 + len(s.rows) + len({r.level for r in s.rows}) + 1
+    _statement_widths(sheet, s)
+    sheet.freeze_panes(top + 1, _FIRST_DAY_COLUMN - 1)  # below the day marks, right of B
+    for tall in (top, top + 1, budget_top + 1):  # the grid's header and marks, budget header
+        sheet.set_row(tall - 1, _TALL_ROW)
+    content_hash: _Row = [_cell(f, _label(s, "hash"), "bold"), _cell(f, s.content_hash)]
+    rows = chain(_title_block(f, s), _grid(f, s), _budget(f, s), _signatures(f, s), [content_hash])
+    for index, row in enumerate(rows):
+        _write_row(sheet, index, row)
+
+
+def _title_block(f: _Formats, s: Statement) -> Iterator[_Row]:
     """Rows 1-6: title, engagement, parties, month, hours per person-day."""
-    yield [_cell(sheet, f"{_label(s, 'title')} {s.month}", font=_TITLE_FONT)]
+    yield [_cell(f, f"{_label(s, 'title')} {s.month}", "title")]
     fields = (("engagement", f"{s.code} {s.name}"), ("client", s.client), ("vendor", s.vendor),
               ("month", s.month), ("hours_per_day", s.hours_per_day))  # fmt: skip
     for key, value in fields:
-        yield [_cell(sheet, _label(s, key), bold=True), _cell(sheet, value, alignment=_LEFT)]
+        yield [_cell(f, _label(s, key), "bold"), _cell(f, value, "left")]
 
 
-def _grid(sheet: WriteOnlyWorksheet, s: Statement, top: int) -> Iterator[_Row]:
+def _grid(f: _Formats, s: Statement) -> Iterator[_Row]:
     """Header, day marks, one row per person, subtotals per level, the total; the columns of
     days off are shaded from the header down to the total."""
-    shade = [None if day.working else _GREY for day in s.days]
-    sheet.row_dimensions[top].height = sheet.row_dimensions[top + 1].height = 30
+    shade = [None if day.working else "grey" for day in s.days]
     header = [_label(s, "name"), _label(s, "level"), *(d.day.day for d in s.days),
               _label(s, "total_days"), _label(s, "total_minutes")]  # fmt: skip
     fills = [None, None, *shade, None, None]
-    yield [_cell(sheet, value, bold=True, alignment=_WRAP, fill=fill)
-           for value, fill in zip(header, fills, strict=True)]  # fmt: skip
-    yield [None, None, *(_cell(sheet, _day_mark(s, day.day.weekday(), day.mark), alignment=_WRAP,
-                               fill=fill) for day, fill in zip(s.days, shade, strict=True))]  # fmt: skip
+    yield [_cell(f, value, "bold", "wrap", fill) for value, fill in zip(header, fills, strict=True)]
+    yield [None, None, *(_cell(f, _day_mark(s, day.day.weekday(), day.mark), "wrap", fill)
+                         for day, fill in zip(s.days, shade, strict=True))]  # fmt: skip
     for person in s.rows:
         labels = (person.name, _level_name(s, person.level))
-        yield _grid_row(sheet, s, shade, labels, person.minutes_by_day)
+        yield _grid_row(f, s, shade, labels, person.minutes_by_day)
     for level in dict.fromkeys(person.level for person in s.rows):
         level_rows = [person.minutes_by_day for person in s.rows if person.level == level]
         labels = (_label(s, "subtotal"), _level_name(s, level))
-        yield _grid_row(sheet, s, shade, labels, _sum_by_day(level_rows), bold=True)
+        yield _grid_row(f, s, shade, labels, _sum_by_day(level_rows), bold=True)
     overall = _sum_by_day(person.minutes_by_day for person in s.rows)
-    yield _grid_row(sheet, s, shade, (_label(s, "total"), None), overall, bold=True)
+    yield _grid_row(f, s, shade, (_label(s, "total"), None), overall, bold=True)
 
 
 def _day_mark(s: Statement, weekday: int, mark: str) -> str:
@@ -230,32 +269,32 @@ def _sum_by_day(rows: Iterable[dict[date, int]]) -> dict[date, int]:
     return total
 
 
-def _grid_row(sheet: WriteOnlyWorksheet, s: Statement, shade: list[PatternFill | None],
+def _grid_row(f: _Formats, s: Statement, shade: list[str | None],
               labels: tuple[str, str | None], minutes_by_day: dict[date, int],
               bold: bool = False) -> _Row:  # fmt: skip
     """Labels, person-days per day (blank where nothing was logged), total days and minutes."""
-    row: _Row = [_cell(sheet, labels[0], bold), _cell(sheet, labels[1], bold)]
+    row: _Row = [_cell(f, labels[0], _bold(bold)), _cell(f, labels[1], _bold(bold))]
     for day, fill in zip(s.days, shade, strict=True):
         if day.day in minutes_by_day:
-            row.append(_days(sheet, minutes_by_day[day.day], s, bold, fill))
+            row.append(_days(f, minutes_by_day[day.day], s, bold, fill))
         else:
-            row.append(None if fill is None else _cell(sheet, None, fill=fill))
+            row.append(_cell(f, None, fill))
     total = sum(minutes_by_day.values())
-    row += [_days(sheet, total, s, bold), _cell(sheet, total, bold)]
+    row += [_days(f, total, s, bold), _cell(f, total, _bold(bold))]
     return row
 
 
-def _budget(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
+def _budget(f: _Formats, s: Statement) -> Iterator[_Row]:
     """The budget position after the month, per level with any budget or use, and in total."""
-    yield [_cell(sheet, _label(s, "budget"), bold=True)]
+    yield [_cell(f, _label(s, "budget"), "bold")]
     keys = ("level", "contracted", "used_before", "this_month", "used_after", "left")
-    yield [None, *(_cell(sheet, _label(s, key), bold=True, alignment=_WRAP) for key in keys)]
+    yield [None, *(_cell(f, _label(s, key), "bold", "wrap") for key in keys)]
     positions = [_position_minutes(p) for p in s.levels]
     for position, minutes in zip(s.levels, positions, strict=True):
         if any(minutes[:3]):  # a level with neither budget nor use says nothing
-            yield _budget_row(sheet, s, _level_name(s, position.level), minutes)
+            yield _budget_row(f, s, _level_name(s, position.level), minutes)
     totals = tuple(sum(minutes[i] for minutes in positions) for i in range(5))
-    yield _budget_row(sheet, s, _label(s, "total"), totals, bold=True)
+    yield _budget_row(f, s, _label(s, "total"), totals, bold=True)
 
 
 def _position_minutes(position: LevelPosition) -> tuple[int, int, int, int, int]:
@@ -263,88 +302,112 @@ def _position_minutes(position: LevelPosition) -> tuple[int, int, int, int, int]
             position.used_after_minutes, position.left_minutes)  # fmt: skip
 
 
-def _budget_row(sheet: WriteOnlyWorksheet, s: Statement, label: str, minutes: tuple[int, ...],
+def _budget_row(f: _Formats, s: Statement, label: str, minutes: tuple[int, ...],
                 bold: bool = False) -> _Row:  # fmt: skip
-    return [None, _cell(sheet, label, bold), *(_days(sheet, value, s, bold) for value in minutes)]
+    return [None, _cell(f, label, _bold(bold)), *(_days(f, value, s, bold) for value in minutes)]
 
 
-def _signatures(sheet: WriteOnlyWorksheet, s: Statement) -> Iterator[_Row]:
+def _signatures(f: _Formats, s: Statement) -> Iterator[_Row]:
     """Who closed (vendor) and who confirmed (client) the month, and when, local time."""
     for key, signature in (("closed_by", s.closed), ("confirmed_by", s.confirmed)):
-        label = _cell(sheet, _label(s, key), bold=True)
+        label = _cell(f, _label(s, key), "bold")
         if signature is None:
-            yield [label, _cell(sheet, _label(s, "unsigned"))]
+            yield [label, _cell(f, _label(s, "unsigned"))]
         else:
-            at = local(signature.at, s.timezone).strftime("%Y-%m-%d %H:%M")
-            yield [label, _cell(sheet, signature.name), _cell(sheet, at)]
+            at = clock.local(signature.at, s.timezone).strftime("%Y-%m-%d %H:%M")
+            yield [label, _cell(f, signature.name), _cell(f, at)]
 
 
-def _statement_widths(sheet: WriteOnlyWorksheet, s: Statement) -> None:
-    sheet.column_dimensions["A"].width = 22
-    sheet.column_dimensions["B"].width = 18
-    for column in range(_FIRST_DAY_COLUMN, _FIRST_DAY_COLUMN + len(s.days)):
-        sheet.column_dimensions[get_column_letter(column)].width = 7
-    sheet.column_dimensions[get_column_letter(_FIRST_DAY_COLUMN + len(s.days))].width = 12
-    sheet.column_dimensions[get_column_letter(_FIRST_DAY_COLUMN + len(s.days) + 1)].width = 12
+def _statement_widths(sheet: Any, s: Statement) -> None:
+    _width(sheet, 0, 22)
+    _width(sheet, 1, 18)
+    first = _FIRST_DAY_COLUMN - 1  # from 0, as XlsxWriter counts
+    for column in range(first, first + len(s.days)):
+        _width(sheet, column, 7)
+    _width(sheet, first + len(s.days), 12)
+    _width(sheet, first + len(s.days) + 1, 12)
 
 
 _ENTRY_COLUMNS = (("date", 12), ("name", 14), ("level", 18), ("minutes", 9), ("person_days", 11),
                   ("target", 28), ("note", 40), ("kind", 11), ("overtime", 9))  # fmt: skip
 
 
-def _entries_sheet(sheet: WriteOnlyWorksheet, s: Statement) -> None:
+def _entries_sheet(sheet: Any, f: _Formats, s: Statement) -> None:
     """One row per entry, with a filter on the header and the header frozen."""
-    for column, (_, width) in enumerate(_ENTRY_COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(_ENTRY_COLUMNS))}{len(s.entries) + 1}"
-    sheet.append([_cell(sheet, _label(s, key), bold=True) for key, _ in _ENTRY_COLUMNS])
-    labels = _EntryLabels(sheet, s)
-    targets: dict[tuple[str, str], str] = {}
-    for e in s.entries:
-        target = targets.get((e.target_kind, e.target_ref))
-        if target is None:
-            target = targets[(e.target_kind, e.target_ref)] = _target(s, e)
-        sheet.append([
-            e.work_date,  # openpyxl gives a date the yyyy-mm-dd format itself
-            labels.text(e.name), labels.level(e.level), e.minutes, labels.days(e.minutes),
-            labels.text(target), _text(sheet, e.note), labels.kind(e.kind),
-            labels.yes if e.overtime else None,
-        ])  # fmt: skip
+    for column, (_, width) in enumerate(_ENTRY_COLUMNS):
+        _width(sheet, column, width)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, len(s.entries), len(_ENTRY_COLUMNS) - 1)
+    _write_row(sheet, 0, [_cell(f, _label(s, key), "bold") for key, _ in _ENTRY_COLUMNS])
+    rows = _EntryRows(sheet, f, s)
+    for row, e in enumerate(s.entries, start=1):
+        rows.write(row, e)
 
 
-class _EntryLabels:
-    """Texts that repeat down the entries sheet (names, levels, targets, kinds), each made
-    safe once: 100 000 rows hold a few hundred distinct ones."""
+class _EntryRows:
+    """The entries sheet's rows, one call per entry: this is the loop a large month spends
+    its time in. Texts that repeat down the sheet (names, levels, targets, kinds) are looked
+    up and cleaned once: 100 000 rows hold a few hundred distinct ones."""
 
-    def __init__(self, sheet: WriteOnlyWorksheet, s: Statement) -> None:
+    def __init__(self, sheet: Any, f: _Formats, s: Statement) -> None:
         self._sheet, self._statement = sheet, s
-        self._seen: dict[str, str | None] = {}  # None: text that needs a cell of its own
-        self.yes = self.text(_label(s, "yes"))
+        self._dates, self._days = f("date"), f("days")
+        self._plain: dict[str, str] = {}  # texts `write_string` takes as they are, cleaned
+        self._levels: dict[str, str] = {}
+        self._kinds: dict[str, str] = {}
+        self._targets: dict[tuple[str, str], str] = {}
+        # Person-days by minutes, as the float XlsxWriter writes (0.188, 1: as they read).
+        self._person_days: dict[int, float] = {}
+        self._yes = _label(s, "yes")
 
-    def days(self, minutes: int) -> WriteOnlyCell:
-        """`_days` without the options: this runs once per entry."""
-        cell = WriteOnlyCell(self._sheet, person_days(minutes, self._statement.hours_per_day))
-        cell.number_format = _DAYS_FORMAT
-        return cell
+    def write(self, row: int, e: StatementEntry) -> None:
+        sheet, text = self._sheet, self._text
+        sheet.write_datetime(row, 0, e.work_date, self._dates)
+        text(row, 1, e.name)
+        text(row, 2, self._levels.get(e.level) or self._level(e.level))
+        sheet.write_number(row, 3, e.minutes)
+        days = self._person_days.get(e.minutes)
+        sheet.write_number(row, 4, self._days_of(e.minutes) if days is None else days, self._days)
+        text(row, 5, self._targets.get((e.target_kind, e.target_ref)) or self._target(e))
+        note = _ILLEGAL.sub("", e.note)
+        if note and not note.startswith("<r>"):  # the usual case, without `_write_text`'s call
+            sheet.write_string(row, 6, note)
+        else:
+            _write_text(sheet, row, 6, note)
+        text(row, 7, self._kinds.get(e.kind) or self._kind(e.kind))
+        if e.overtime:
+            text(row, 8, self._yes)
 
-    def level(self, key: str) -> object:
-        return self.text(_level_name(self._statement, key))
+    def _text(self, row: int, column: int, value: str) -> None:
+        plain = self._plain.get(value)
+        if plain is not None:  # the usual case: straight to the writer
+            self._sheet.write_string(row, column, plain)
+            return
+        clean = _ILLEGAL.sub("", value)
+        if clean and not (clean.startswith("<r>") and clean.endswith("</r>")):
+            self._plain[value] = clean
+        _write_text(self._sheet, row, column, clean)
 
-    def kind(self, key: str) -> object:
-        return self.text(_value(self._statement, key))
+    def _days_of(self, minutes: int) -> float:
+        days = self._person_days[minutes] = float(
+            person_days(minutes, self._statement.hours_per_day)
+        )
+        return days
 
-    def text(self, value: str) -> object:
-        if value not in self._seen:
-            safe = _text(self._sheet, value)
-            self._seen[value] = safe if isinstance(safe, str) else None
-        # A cell is never shared between rows: openpyxl writes the next value into it.
-        return self._seen[value] or _text(self._sheet, value)
+    def _level(self, key: str) -> str:
+        self._levels[key] = _level_name(self._statement, key)
+        return self._levels[key]
 
+    def _kind(self, key: str) -> str:
+        self._kinds[key] = _value(self._statement, key)
+        return self._kinds[key]
 
-def _target(s: Statement, e: StatementEntry) -> str:
-    service = SERVICES.get(e.target_ref) if e.target_kind == "service" else None
-    return f"{_value(s, e.target_kind)} {service.name(s.locale) if service else e.target_ref}"
+    def _target(self, e: StatementEntry) -> str:
+        s = self._statement
+        service = SERVICES.get(e.target_ref) if e.target_kind == "service" else None
+        shown = f"{_value(s, e.target_kind)} {service.name(s.locale) if service else e.target_ref}"
+        self._targets[(e.target_kind, e.target_ref)] = shown
+        return shown
 
 
 def _csv_text(value: str) -> str:

@@ -58,6 +58,21 @@ def test_the_spool_gives_back_every_entry_in_order_as_often_as_asked() -> None:
     assert StatementEntry(*_fields(7)) in spool  # type: ignore[arg-type]
 
 
+def test_entries_added_a_chunk_at_a_time_come_back_in_order_as_entries() -> None:
+    """`extend` (what `build` uses) and `add` fill the same spool, across its chunks."""
+    spool = EntrySpool()
+    spool.add(_fields(1))
+    spool.extend([_fields(n) for n in range(2, 1_502)])
+    spool.add(_fields(1_502))
+    spool.extend([])
+    assert len(spool) == 1_502
+    back = list(spool)
+    assert [e.id for e in back] == list(range(1, 1_503))
+    assert all(isinstance(e, StatementEntry) for e in back)
+    assert back[9] == StatementEntry(*_fields(10))  # type: ignore[arg-type]
+    assert back[9].note == _fields(10)[8] and back[9].overtime is True
+
+
 def test_the_streamed_hash_is_the_hash_of_the_whole_content() -> None:
     spool = EntrySpool()
     for n in range(1, 2_501):

@@ -15,6 +15,7 @@ HEAVY = (
     "aioimaplib",
     "aiosmtplib",
     "openpyxl",
+    "xlsxwriter",
 )
 
 

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot import clock
 from domain.catalog import LEVELS
 from handlers.statement import (
     LevelPosition,
@@ -209,7 +210,7 @@ def test_non_working_days_are_marked_and_shaded(grid: Grid) -> None:
         return grid.sheet.cell(marks, grid.columns[day]).value
 
     def shaded(day: date) -> bool:
-        return grid.sheet.cell(grid.header, grid.columns[day]).fill.fgColor.rgb == "00D9D9D9"
+        return grid.sheet.cell(grid.header, grid.columns[day]).fill.fgColor.rgb[-6:] == "D9D9D9"
 
     assert grid.labels["off"] in mark(OFF_MONDAY)
     assert grid.labels["make_up"] in mark(MAKE_UP_SATURDAY)
@@ -294,3 +295,74 @@ def test_an_empty_month_still_writes_both_files(tmp_path: Path) -> None:
     grid = Grid(tmp_path / "empty.xlsx", "zh-CN")
     assert grid.minutes(find_row(grid.sheet, "合计")) == 0
     assert (tmp_path / "empty.csv").read_text(encoding="utf-8-sig").strip() == ",".join(CSV_FIELDS)
+
+
+def test_the_layout_reads_back_as_it_was_drawn(tmp_path: Path) -> None:
+    """Widths as Excel stores them (22, not XlsxWriter's 22.71 for `set_column(22)`), the tall
+    header rows, frozen panes, fonts, shading and number formats of both sheets."""
+    path = tmp_path / "statement.xlsx"
+    write_xlsx(make_statement(), path)
+    book = load_workbook(path)
+    grid, entries = book.worksheets
+
+    def widths(sheet: Worksheet) -> dict[int, float]:
+        return {column: dimension.width for dimension in sheet.column_dimensions.values()
+                if dimension.customWidth for column in range(dimension.min, dimension.max + 1)}  # fmt: skip
+
+    assert widths(grid) == {1: 22, 2: 18, **dict.fromkeys(range(3, 33), 7), 33: 12, 34: 12}
+    assert widths(entries) == dict(enumerate((12, 14, 18, 9, 11, 28, 40, 11, 9), start=1))
+    budget_header = find_row(grid, None, "级别")
+    assert {n for n, row in grid.row_dimensions.items() if row.height} == {7, 8, budget_header}
+    assert {row.height for row in grid.row_dimensions.values() if row.height} == {30}
+    assert grid.freeze_panes == "C9"
+    title = grid.cell(1, 1)
+    assert title.value == "人天结算单 2026-11" and title.font.b and title.font.sz == 14
+    header = grid.cell(7, 3)
+    assert header.font.b and header.alignment.wrap_text and header.alignment.vertical == "center"
+    assert grid.cell(6, 2).value == HOURS and grid.cell(6, 2).alignment.horizontal == "left"
+    zhangsan = find_row(grid, "张三")
+    assert grid.cell(zhangsan, 5).number_format == "0.###" and not grid.cell(zhangsan, 5).font.b
+    total = find_row(grid, "合计")
+    assert grid.cell(total, 33).number_format == "0.###" and grid.cell(total, 34).font.b
+    assert grid.cell(total, 3).fill.fgColor.rgb[-6:] == "D9D9D9"  # Sunday 1st: shaded, empty
+    assert grid.cell(total, 3).value is None
+    assert all(cell.font.b for cell in entries[1])
+    assert entries.cell(2, 1).number_format == "yyyy-mm-dd"
+    assert entries.cell(2, 5).number_format == "0.###"
+
+
+TRICKY_TEXTS = ("<r>x</r>", "<r><t>a</t></r>", "http://example.com/a", "12.5", "#N/A", "=1+1",
+                "@SUM(1)", "  spaced  ", "a\x01b")  # fmt: skip
+
+
+def test_free_text_is_written_as_text_whatever_it_looks_like(tmp_path: Path) -> None:
+    """No formula, number, link or error value; a text shaped like XlsxWriter's rich-text XML
+    is not copied into the file as XML; characters XML cannot hold are dropped."""
+    entries = tuple(
+        _entry(n, 3, "zhangsan", text, "senior", 60, note=text, target_ref=text)
+        for n, text in enumerate(TRICKY_TEXTS * 2, start=1)  # twice: also from the cache
+    )
+    statement = replace(make_statement(), entries=entries, rows=_rows(entries), closed=None)
+    path = tmp_path / "statement.xlsx"
+    write_xlsx(statement, path)
+    book = load_workbook(path)
+    sheet = book.worksheets[1]
+    expected = [text.replace("\x01", "") for text in TRICKY_TEXTS] * 2
+    for column in (2, 7):  # the name (its safe text kept for the next row) and the note
+        cells = [sheet.cell(row, column) for row in range(2, 2 + len(expected))]
+        assert [cell.value for cell in cells] == expected
+        assert {cell.data_type for cell in cells} == {"s"}
+        assert not any(cell.hyperlink for cell in cells)
+    assert [sheet.cell(row, 6).value for row in range(2, 2 + len(expected))] == [
+        f"工单 {text}" for text in expected
+    ]
+    grid = book.worksheets[0]  # the grid's rows are written by the statement sheet's path
+    rows = [find_row(grid, text) for text in expected]
+    assert {grid.cell(row, 1).data_type for row in rows} == {"s"}
+
+
+def test_the_workbook_is_dated_by_the_bot_clock(tmp_path: Path) -> None:
+    path = tmp_path / "statement.xlsx"
+    write_xlsx(make_statement(), path)
+    created = load_workbook(path).properties.created
+    assert created == clock.now().astimezone(UTC).replace(tzinfo=None)
