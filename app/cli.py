@@ -103,10 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
                            help="xlsx (default) or csv: a flat list of entries")  # fmt: skip
     statement.set_defaults(handler=c.export_statement)
 
-    serve = add("serve", c.serve, "HTTP app, scheduler, dispatcher and every configured channel")
+    serve = add(
+        "serve",
+        _serve,
+        "HTTP app, scheduler, dispatcher and every configured "
+        "channel (commands handled in a worker process: [intake] process)",
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=_port)
+    worker = add(
+        "worker",
+        _worker,
+        "the worker process `serve` starts and supervises (inbox, "
+        "dispatcher, scheduler); not run by hand",
+    )
+    worker.add_argument("--no-scheduler", action="store_true", help="run no scheduler")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app.serve import command
+
+    return command(args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from app.worker import command
+
+    return command(args)
 
 
 def _port(text: str) -> int:
@@ -152,7 +176,7 @@ def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING if args.command != "serve" else logging.INFO,
+        level=logging.INFO if args.command in ("serve", "worker") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     redact.install_logging()  # every command's records, serve's included: no secret in a log

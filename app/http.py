@@ -1,6 +1,8 @@
-"""The HTTP app: `/healthz` and the platforms' webhooks; its lifespan runs the inbox workers,
-the dispatcher and the scheduler, and stops them cleanly (nothing half-handled or half-sent;
-waiting events and pending rows stay for the next start). Request
+"""The HTTP app: `/healthz` and the platforms' webhooks; its lifespan starts the channels'
+long connections and the handling side — the inbox workers, the dispatcher and the
+scheduler — either in a worker process of their own (`process="separate"`, what `rentian
+serve` does by default) or in this process ("inline"), and stops them cleanly (nothing
+half-handled or half-sent; waiting events and pending rows stay for the next start). Request
 bodies are bounded (`BodyLimit`) before any route reads them: before any signature check."""
 
 from __future__ import annotations
@@ -9,86 +11,60 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.console import ConsoleSender
-from app.channels import load
 from app.runtime import Runtime
-from bot.channels import Sender
-from bot.dispatcher import Dispatcher
+from app.worker import WorkerProcess, channel_adapters, handling
+from bot.channels import ChannelAdapter, Inlet
 from bot.inbox import Inbox
 from bot.inbox import pending as inbox_pending
-from bot.scheduler import Scheduler
 from storage import outbox
 from storage.db import transaction
 
 log = logging.getLogger("rentian.http")
-STOP_TIMEOUT_SECONDS = 15.0
 
 
-def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
-    """The HTTP app with every enabled channel's routes; its lifespan runs the inbox workers,
-    the dispatcher, the scheduler and the channels' long connections (`app.state.inbox` is the
-    inbox: a test without the lifespan drains it itself)."""
-    adapters = [
-        load(name, runtime.settings)
-        for name in runtime.settings.enabled_channels()
-        if name != "console"
-    ]
+def create_app(
+    runtime: Runtime, *, scheduler: bool = True,
+    process: Literal["separate", "inline"] = "inline",
+) -> FastAPI:  # fmt: skip
+    """The HTTP app with every enabled channel's routes; its lifespan runs the channels' long
+    connections and the handling side, in a worker process (`process="separate"`) or in this
+    one (`app.state.inbox` is the inbox: a test without the lifespan drains it itself)."""
+    adapters = channel_adapters(runtime)
     inbox = Inbox(runtime.engine, runtime.bus, runtime.settings.intake)
     inlet = inbox.inlet()
+    worker = WorkerProcess(scheduler=scheduler) if process == "separate" else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        senders: dict[str, Sender] = {
-            "console": ConsoleSender(),
-            **{a.name: a.sender() for a in adapters},
-        }
-        dispatcher = Dispatcher(runtime.engine, senders, runtime.settings.outbox)
-
-        def wake() -> None:  # called from the bus's worker threads
-            loop.call_soon_threadsafe(dispatcher.wake)
-
-        runtime.bus.on_commit = wake
-        task = asyncio.create_task(dispatcher.run(), name="rentian-dispatcher")
-        inbox.start()  # what an earlier run accepted and did not handle goes first
-        jobs = (
-            Scheduler(runtime.engine, runtime.jobs, runtime.vocabulary,
-                      leader_poll_seconds=runtime.settings.scheduler.leader_poll_seconds)
-            if scheduler
-            else None
-        )  # fmt: skip
-        if jobs:
-            jobs.start()
-        for adapter in adapters:
-            await adapter.start(inlet)
-        app.state.runtime, app.state.dispatcher = runtime, dispatcher
+        app.state.runtime = runtime
+        if worker is None:
+            async with handling(runtime, inbox, adapters, scheduler=scheduler) as dispatcher:
+                app.state.dispatcher = dispatcher
+                async with _channels(adapters, inlet):
+                    yield
+            return
+        worker.start()
+        inbox.on_accept, runtime.bus.on_commit = worker.wake_inbox, worker.wake_outbox
         try:
-            yield
+            async with _channels(adapters, inlet):
+                yield
         finally:
-            for adapter in adapters:
-                await adapter.stop()
             # After the channels: nothing is accepted any more. Each worker ends its batch.
-            await asyncio.to_thread(inbox.stop, STOP_TIMEOUT_SECONDS)
-            if jobs:
-                jobs.shutdown()
-            dispatcher.stop()
-            try:
-                await asyncio.wait_for(task, STOP_TIMEOUT_SECONDS)
-            except TimeoutError:
-                log.warning("dispatcher did not stop in time; unsent rows stay pending")
-            runtime.bus.on_commit = None
+            await asyncio.to_thread(worker.stop)
+            inbox.on_accept = runtime.bus.on_commit = None
 
     # No schema (`/openapi.json`) either: it would list every route to anyone who asks.
     app = FastAPI(title="Rentian", openapi_url=None, docs_url=None, redoc_url=None,
                   lifespan=lifespan)  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http.max_body_bytes)
-    app.state.inbox = inbox
+    app.state.inbox, app.state.worker = inbox, worker
     for adapter in adapters:
         adapter.install(app, inlet)
 
@@ -105,10 +81,31 @@ def create_app(runtime: Runtime, *, scheduler: bool = True) -> FastAPI:
         return JSONResponse({
             "status": "ok", "database": runtime.engine.dialect.name,
             "channels": runtime.settings.enabled_channels(), "outbox_pending": pending,
-            "inbox_pending": waiting,
+            "inbox_pending": waiting, **_worker_health(worker),
         })  # fmt: skip
 
     return app
+
+
+@asynccontextmanager
+async def _channels(adapters: list[ChannelAdapter], inlet: Inlet) -> AsyncIterator[None]:
+    """The channels' long connections, open for the block (they only accept into the inbox)."""
+    for adapter in adapters:
+        await adapter.start(inlet)
+    try:
+        yield
+    finally:
+        for adapter in adapters:
+            await adapter.stop()
+
+
+def _worker_health(worker: WorkerProcess | None) -> dict[str, object]:
+    """Where commands are handled: "inline" (here), or the worker process — "alive" or "down"
+    (it is being started again; accepted events wait in the inbox meanwhile)."""
+    if worker is None:
+        return {"worker": "inline"}
+    return {"worker": "alive" if worker.alive else "down", "worker_pid": worker.pid,
+            "worker_restarts": worker.restarts}  # fmt: skip
 
 
 class BodyLimit:

@@ -182,11 +182,3 @@ def export_statement(args: argparse.Namespace) -> int:
           f"{built.total_minutes} minutes, {signed}")  # fmt: skip
     return 0
 
-
-def serve(args: argparse.Namespace) -> int:
-    from app.serve import run
-
-    runtime = from_args(args)
-    host = args.host or runtime.settings.http.host
-    port = args.port or runtime.settings.http.port
-    return run(runtime, host, port)

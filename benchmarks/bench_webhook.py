@@ -3,7 +3,9 @@
 FastAPI app doing the same verify + decrypt (the lark SDK's, as adapters/feishu/webhook.py)
 and answering 200, under the same load in the same run.
 
-Targets (issue #14): ack p99 ≤ 1.5x the reference's and under 50 ms; the backlog (inbox rows,
+Each database is measured twice: as `serve` runs by default (`[intake] process = "separate"`:
+commands handled in a worker process) and with `process = "inline"` (one process, as before
+issue #14). Targets (issue #14): ack p99 ≤ 1.5x the reference's and under 50 ms; the backlog (inbox rows,
 or tickets still to be written) empty within 5 s of the burst's end; 0 lost, 0 duplicated.
 Latency is open-loop, from each request's due time (benchmarks/loadgen.py).
 """
@@ -53,6 +55,10 @@ from benchmarks.serving import (
 
 REFERENCE = "bare FastAPI + lark SDK verify/decrypt"
 P99_RATIO, P99_CEILING_MS, BACKLOG_S = 1.5, 50.0, 5.0
+DRAIN_TIMEOUT_S = 300.0  # for the backlog to empty after the burst, before a leg fails
+# `rentian serve` as it runs by default (commands in a worker process), then with everything
+# in the serving process (as before issue #14): the same load, the same run.
+PROCESSES = ("separate", "inline")
 
 
 def reference_app() -> FastAPI:
@@ -106,16 +112,33 @@ def run(smoke: bool) -> list[Row]:
     rows: list[Row] = []
     with scratch() as folder:
         reference = _reference(folder, requests, rate)
-        sqlite = _rentian(f"sqlite:///{folder / 'rentian.db'}", folder / "sqlite",
-                          callbacks, requests, rate)  # fmt: skip
-        rows += _rows("SQLite", sqlite, reference, rate, seconds, smoke)
-        try:
-            with fresh_pg_database() as url:
-                pg = _rentian(url, folder / "pg", callbacks, requests, rate)
-            rows += _rows("PostgreSQL", pg, reference, rate, seconds, smoke)
-        except Unavailable as why:
-            print(f"bench_webhook: PostgreSQL rows skipped: {why}", file=sys.stderr)
+        for process in PROCESSES:
+            db = f"sqlite:///{folder / f'rentian-{process}.db'}"
+            sqlite = _leg(db, folder / f"sqlite-{process}", callbacks, requests, rate, process)
+            rows += _rows(_label("SQLite", process), sqlite, reference, rate, seconds, smoke)
+        for process in PROCESSES:
+            try:
+                with fresh_pg_database() as url:
+                    pg = _leg(url, folder / f"pg-{process}", callbacks, requests, rate, process)
+            except Unavailable as why:
+                print(f"bench_webhook: PostgreSQL rows skipped: {why}", file=sys.stderr)
+                break
+            rows += _rows(_label("PostgreSQL", process), pg, reference, rate, seconds, smoke)
     return rows
+
+
+def _label(database: str, process: str) -> str:
+    return database if process == "separate" else f"{database}, [intake] process = inline"
+
+
+def _leg(db: str, folder: Path, callbacks: list[Callback], requests: list[Post], rate: float,
+         process: str) -> Measured | str:  # fmt: skip
+    """One `rentian serve` under the load, or why it failed (the other legs still run)."""
+    try:
+        return _rentian(db, folder, callbacks, requests, rate, process)
+    except RuntimeError as error:
+        print(f"bench_webhook: {folder.name} failed: {error}", file=sys.stderr)
+        return str(error).splitlines()[0]
 
 
 def _reference(folder: Path, requests: list[Post], rate: float) -> Load:
@@ -137,7 +160,12 @@ def _reference(folder: Path, requests: list[Post], rate: float) -> Load:
 
 
 def _rentian(
-    db: str, folder: Path, callbacks: list[Callback], requests: list[Post], rate: float
+    db: str,
+    folder: Path,
+    callbacks: list[Callback],
+    requests: list[Post],
+    rate: float,
+    process: str = "separate",
 ) -> Measured:
     from storage.db import make_engine
     from tests.fakes.feishu_server import FakeFeishu
@@ -146,17 +174,22 @@ def _rentian(
     fake = FakeFeishu(app_id=f"cli_{uuid.uuid4().hex[:12]}", app_secret="s3cret").start()
     engine = make_engine(db)
     try:
-        env = base_env(db, BENCH_NOW, **feishu_settings(fake.app_id, fake.app_secret, fake.url))
+        env = base_env(db, BENCH_NOW, INTAKE__PROCESS=process,
+                       **feishu_settings(fake.app_id, fake.app_secret, fake.url))  # fmt: skip
         prepare_database(env, folder)
         with Cluster(folder) as cluster:
             instance = cluster.start("rentian-0", env)
             cluster.wait_healthy()
             url = instance.url + WEBHOOK
-            warm_up(url, datetime.fromisoformat(BENCH_NOW))
+            warm = warm_up(url, datetime.fromisoformat(BENCH_NOW))
+            # The worker process starts after the server answers: the load waits for it.
+            if wait_processed(engine, warm, timeout=DRAIN_TIMEOUT_S) is None:
+                raise RuntimeError(f"the warm-up was not handled\n{cluster.logs()}")
             load = generate([url], requests, rate=rate)
-            done = wait_processed(engine, callbacks, timeout=120)
+            done = wait_processed(engine, callbacks, timeout=DRAIN_TIMEOUT_S)
             if done is None:
-                raise RuntimeError(f"not processed within 120 s\n{cluster.logs()}")
+                raise RuntimeError(f"not processed within {DRAIN_TIMEOUT_S:g} s after the "
+                                   f"burst\n{cluster.logs()}")  # fmt: skip
             lost, duplicated = lost_and_duplicated(engine, callbacks)
             return Measured(load, max(0.0, done - load.ended), lost, duplicated)
     finally:
@@ -164,8 +197,12 @@ def _rentian(
         fake.stop()
 
 
-def _rows(label: str, ours: Measured, reference: Load, rate: float, seconds: float,
+def _rows(label: str, ours: Measured | str, reference: Load, rate: float, seconds: float,
           smoke: bool) -> list[Row]:  # fmt: skip
+    if isinstance(ours, str):  # the leg failed: one row that says why
+        return [Row(f"Feishu webhook, {rate:g} req/s × {seconds:g} s, {label}", float("nan"),
+                    float("nan"), "-", REFERENCE, higher_is_better=False, target="",
+                    met=None if smoke else False, note=f"failed: {ours}")]  # fmt: skip
     p99, ref_p99 = ours.load.percentile(99), reference.percentile(99)
     ratio_ok = judged(p99 / ref_p99 if ref_p99 else float("nan"), f"≤ {P99_RATIO}", smoke)
     summary = {

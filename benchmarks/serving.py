@@ -257,12 +257,15 @@ class Cluster:
         self.close()
 
 
-def warm_up(url: str, now: datetime, count: int = 10) -> None:
+def warm_up(url: str, now: datetime, count: int = 10) -> list[Callback]:
     """A few distinct events posted one by one: the first pay for lazy imports and connections
-    (each opens a ticket of its own, titled "scale-warm…")."""
-    for callback in ticket_callbacks(count, f"warm{uuid.uuid4().hex[:6]}"):
+    (each opens a ticket of its own, titled "scale-warm…"). They are acknowledged, not yet
+    handled: `wait_processed` them to know the handling side is warm too."""
+    callbacks = ticket_callbacks(count, f"warm{uuid.uuid4().hex[:6]}")
+    for callback in callbacks:
         headers, body = callback.signed(now)
         httpx.post(url, content=body, headers=headers, timeout=30).raise_for_status()
+    return callbacks
 
 
 # -- the end state -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -80,9 +80,11 @@ class Inbox:
     """The workers of one process: `settings.workers` threads, each taking the oldest waiting
     events of chats nobody else is handling and running them through `Bus.handle_batch`.
 
-    A worker wakes when this process accepted an event (`accept`), else every
+    A worker wakes when this process accepted an event (`accept`), or was told of one
+    (`wake`: the serving process accepted it, and this is its worker process), else every
     `poll_seconds` (events another instance accepted). `stop()` lets each finish its batch;
-    what is left waits in the table for the next start.
+    what is left waits in the table for the next start. Where the workers run in another
+    process, `on_accept` tells that process of each event accepted here.
     """
 
     def __init__(self, engine: Engine, bus: Bus, settings: IntakeSettings) -> None:
@@ -94,13 +96,20 @@ class Inbox:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.on_accept: Callable[[], None] | None = None
 
     def accept(self, inbound: Inbound) -> bool:
-        """`accept`, then wake a worker."""
+        """`accept`, then wake a worker (and `on_accept`)."""
         fresh = accept(self.engine, inbound)
         if fresh:
-            self._wake.set()
+            self.wake()
+            if self.on_accept is not None:
+                self.on_accept()
         return fresh
+
+    def wake(self) -> None:
+        """An event waits: a worker idle in its poll looks now (safe from any thread)."""
+        self._wake.set()
 
     def inlet(self) -> Inlet:
         """What the channels hand messages to: this inbox, or the bus at once (bot.channels)."""

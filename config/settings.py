@@ -111,6 +111,10 @@ class IntakeSettings(_Section):
     workers: int = Field(default=2, ge=1, le=32)  # threads taking inbox rows, per process
     batch: int = Field(default=32, ge=1, le=500)  # rows at most in one transaction
     poll_seconds: float = Field(default=0.5, ge=0.01, le=60)  # idle poll, for other instances' rows
+    # `rentian serve`: "separate" handles the inbox (and runs the dispatcher and the scheduler)
+    # in a worker process of its own, so acknowledgements never wait behind command handling;
+    # "inline" does it all in the serving process.
+    process: Literal["separate", "inline"] = "separate"
 
 
 class SchedulerSettings(_Section):

@@ -236,6 +236,41 @@ def test_a_worker_wakes_when_its_process_accepts(demo: ConsoleHarness) -> None:
         workers.stop(10)
 
 
+def test_a_worker_wakes_when_told_of_an_event_another_process_accepted(
+    demo: ConsoleHarness,
+) -> None:
+    """The worker process of `rentian serve`: the serving process accepts, then wakes it."""
+    runtime = demo.runtime
+    looked: list[str] = []
+
+    def seen(*args: Any) -> None:
+        if "inbox_event" in args[2]:  # the statement
+            looked.append(args[2])
+
+    event.listen(runtime.engine, "after_cursor_execute", seen)
+    workers = Inbox(runtime.engine, runtime.bus, IntakeSettings(workers=1, poll_seconds=60))
+    workers.start()
+    try:
+        _until(lambda: bool(looked))  # its first look found nothing: it waits for a wake
+        assert accept(runtime.engine, _said(runtime, "/工单 P3 打印机坏了", "ev-1"))  # no wake
+        workers.wake()
+        _until(lambda: _tickets(runtime.engine) == ["打印机坏了"])  # long before a poll
+    finally:
+        workers.stop(10)
+        event.remove(runtime.engine, "after_cursor_execute", seen)
+
+
+def test_on_accept_is_told_of_each_event_accepted_once(demo: ConsoleHarness) -> None:
+    runtime = demo.runtime
+    told: list[None] = []
+    intake = Inbox(runtime.engine, runtime.bus, runtime.settings.intake)
+    intake.on_accept = lambda: told.append(None)
+    said = _said(runtime, "/工单 P3 打印机坏了", "ev-1")
+    assert intake.accept(said)
+    assert not intake.accept(said)  # a redelivery while it waits: nothing new to handle
+    assert len(told) == 1
+
+
 def test_a_failing_command_is_recorded_and_does_not_hold_up_its_chat(
     demo: ConsoleHarness,
 ) -> None:

@@ -36,6 +36,7 @@ async def test_healthz_and_lifespan_dispatch(demo: ConsoleHarness) -> None:
         health = await client.get("/healthz")
         assert health.status_code == 200
         assert health.json()["status"] == "ok" and health.json()["channels"] == ["console"]
+        assert health.json()["worker"] == "inline"  # create_app's default: no worker process
         with transaction(runtime.engine) as session:
             row_id = outbox.enqueue(
                 session,
