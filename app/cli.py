@@ -103,6 +103,27 @@ def build_parser() -> argparse.ArgumentParser:
                            help="xlsx (default) or csv: a flat list of entries")  # fmt: skip
     statement.set_defaults(handler=c.export_statement)
 
+    from app import webadmin
+
+    link = add("console-link", webadmin.console_link,
+               "print a one-time sign-in link to the web console for an account")  # fmt: skip
+    link.add_argument("--user", required=True, help="the account: a console name by default")
+    link.add_argument("--channel", default="console",
+                      help="the channel the account is on (feishu: an open_id, …)")  # fmt: skip
+
+    token = sub.add_parser("api-token", help="the read API's tokens (one engagement each)")
+    token_sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", parents=common, help="create a token; printed once")
+    create.add_argument("--engagement", required=True, help="engagement code")
+    create.add_argument("--name", required=True, help="what it is for, e.g. 'BI dashboard'")
+    create.set_defaults(handler=webadmin.api_token_create)
+    listing = token_sub.add_parser("list", parents=common, help="the tokens, with last use")
+    listing.add_argument("--engagement", help="only this engagement's")
+    listing.set_defaults(handler=webadmin.api_token_list)
+    revoke = token_sub.add_parser("revoke", parents=common, help="revoke a token by its id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(handler=webadmin.api_token_revoke)
+
     serve = add(
         "serve",
         _serve,

@@ -18,6 +18,7 @@ from handlers.declared import (
     change_requests,
     checklist,
     closeout,
+    dashboard,
     delivery,
     help,
     housekeeping,
@@ -36,9 +37,9 @@ from handlers.declared import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    help, status, tickets, ticket_flow, worklog, timesheet, tasks, scope, plan, change_requests,
-    signing, blockers, delivery, closeout, periods, progress_jobs, checklist, binding, sla_sweep,
-    housekeeping,
+    help, status, dashboard, tickets, ticket_flow, worklog, timesheet, tasks, scope, plan,
+    change_requests, signing, blockers, delivery, closeout, periods, progress_jobs, checklist,
+    binding, sla_sweep, housekeeping,
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The HTTP app: `/healthz` and the platforms' webhooks; its lifespan starts the channels'
+"""The HTTP app: `/healthz`, the platforms' webhooks and the web console (`web`); its lifespan starts the channels'
 long connections and the handling side — the inbox workers, the dispatcher and the
 scheduler — either in a worker process of their own (`process="separate"`, what `rentian
 serve` does by default) or in this process ("inline"), and stops them cleanly (nothing
@@ -25,6 +25,7 @@ from bot.inbox import Inbox
 from bot.inbox import pending as inbox_pending
 from storage import outbox
 from storage.db import transaction
+from web.app import install as install_console
 
 log = logging.getLogger("rentian.http")
 
@@ -67,6 +68,7 @@ def create_app(
     app.state.inbox, app.state.worker = inbox, worker
     for adapter in adapters:
         adapter.install(app, inlet)
+    install_console(app, runtime)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

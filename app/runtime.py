@@ -37,15 +37,17 @@ class Runtime:
         return self.bus.vocabulary
 
 
-def vocabulary() -> Vocabulary:
+def vocabulary(settings: Settings | None = None) -> Vocabulary:
     """What the framework is told of the domain: role names, who an unknown reporter is,
-    the channels in their order, and how an engagement's policy is read."""
+    the channels in their order, how an engagement's policy is read, and the settings handlers
+    read (the web console's address and link limits)."""
     return Vocabulary(
         role_names={key: (term.zh, term.en) for key, term in catalog.ROLES.items()},
         unregistered_role=catalog.UNREGISTERED_REPORTER,
         channels=catalog.CHANNELS,
         policy=policy_of,
         email_signing=_email_signing,
+        settings=settings,
     )
 
 
@@ -60,7 +62,7 @@ def build(settings: Settings, engine: Engine | None = None) -> Runtime:
         pool_size=settings.database.pool_size,
     )
     registry = Registry(all_commands())
-    bus = Bus(engine, registry, settings.bot.names, vocabulary=vocabulary())
+    bus = Bus(engine, registry, settings.bot.names, vocabulary=vocabulary(settings))
     return Runtime(settings, engine, registry, all_jobs(), bus)
 
 

@@ -336,6 +336,7 @@ def _deliver_here(session: Session, channel: str, context: Context) -> list[Outg
         .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.channel) == channel)
         .order_by(col(OutboxMessage.id))
     ).scalars())  # fmt: skip
-    outbox.mark_delivered(session, [row.id or 0 for row in rows], context.now)
     replies = set(context.reply_ids)
-    return [to_outgoing(row) for row in rows if row.id not in replies]
+    notices = [to_outgoing(row) for row in rows if row.id not in replies]  # as they were sent
+    outbox.mark_delivered(session, [row.id or 0 for row in rows], context.now)
+    return notices

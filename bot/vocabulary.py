@@ -24,13 +24,15 @@ class Vocabulary:
     """`role_names`: role key -> (Chinese, English) for refusals and help. `unregistered_role`:
     the role given to a sender the engagement does not know, where it lets them report.
     `channels`: every channel, in the order a direct message prefers them. `policy`: the
-    engagement's parsed policy (`ctx.policy`)."""
+    engagement's parsed policy (`ctx.policy`). `settings`: what the app's handlers read of
+    the process's settings (the app's own object; the framework only carries it)."""
 
     role_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     unregistered_role: str = "unregistered_reporter"
     channels: tuple[str, ...] = ("console",)
     policy: Callable[[Any], Any] = _no_policy
     email_signing: Callable[[Any], bool] = _never
+    settings: Any = None
 
     def role_name(self, role: str, locale: str) -> str:
         zh, en = self.role_names.get(role, (role, role))

@@ -117,6 +117,17 @@ class IntakeSettings(_Section):
     process: Literal["separate", "inline"] = "separate"
 
 
+class ConsoleSettings(_Section):
+    """The web console (docs/architecture.md, "Web console") and its one-time sign-in links."""
+
+    # Where people reach the server, for the links `/看板` sends (behind a proxy: its https
+    # address); empty: http://<http.host>:<http.port>. Over https the cookie is Secure.
+    public_url: BaseUrl = ""
+    link_minutes: int = Field(default=15, ge=1, le=60)  # a sign-in link's life
+    links_per_hour: int = Field(default=5, ge=1, le=60)  # links one account may ask for
+    session_hours: int = Field(default=10, ge=1, le=24)  # a working day
+
+
 class SchedulerSettings(_Section):
     # How often an instance that does not run the scheduler asks whether it may (PostgreSQL:
     # the leader's advisory lock goes with its connection when it dies).
@@ -211,6 +222,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     feishu: FeishuSettings = Field(default_factory=FeishuSettings)
     dingtalk: DingtalkSettings = Field(default_factory=DingtalkSettings)
     wecom: WecomSettings = Field(default_factory=WecomSettings)
@@ -230,6 +242,10 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(_toml_source(settings_cls, path))
         return tuple(sources)
+
+    def console_url(self) -> str:
+        """The web console's address, for links: `console.public_url`, or this server's."""
+        return (self.console.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")
 
     def enabled_channels(self) -> list[str]:
         """The console always; each platform when its section says `enabled = true`."""

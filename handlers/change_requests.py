@@ -11,6 +11,7 @@ The states and who may move them: `domain.lifecycles.change_requests`.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -55,12 +56,13 @@ def _estimate_text(ctx: Context, estimate: dict[str, int]) -> str:
     return text.estimate_text(estimate, ctx.locale, ctx.eng.hours_per_day)
 
 
-def _hash(cr: ChangeRequest) -> str:
+def signed_content(cr: ChangeRequest) -> list[Any]:
     """What both parties sign: the request and its current estimate."""
-    content = canonical(
-        [cr.ref, cr.title, cr.description, cr.estimate, cr.impact, cr.estimate_version]
-    )
-    return hashlib.sha256(content.encode()).hexdigest()
+    return [cr.ref, cr.title, cr.description, cr.estimate, cr.impact, cr.estimate_version]
+
+
+def _hash(cr: ChangeRequest) -> str:
+    return hashlib.sha256(canonical(signed_content(cr)).encode()).hexdigest()
 
 
 def file_cr(ctx: Context, cmd: Parsed) -> None:

@@ -45,7 +45,7 @@ def find(ctx: Context, ref: Ref) -> Deliverable:
     return deliverable
 
 
-def _target(session: Session, deliverable: Deliverable) -> Task | ChangeRequest | None:
+def target_of(session: Session, deliverable: Deliverable) -> Task | ChangeRequest | None:
     if deliverable.task_id is not None:
         return session.get(Task, deliverable.task_id)
     if deliverable.change_request_id is not None:
@@ -140,7 +140,7 @@ def accept(ctx: Context, cmd: Parsed) -> None:
     signatures.sign(ctx, d, signoff.CLIENT_ONLY, digest, d)
     assert ctx.actor is not None
     ctx.audit("delivery.accepted", d, hash=digest, person=ctx.actor.key, party=ctx.actor.party)
-    target, done = _target(ctx.session, deliverable), ""
+    target, done = target_of(ctx.session, deliverable), ""
     if isinstance(target, Task) and task_life.TASK.can(target.status, task_life.ACCEPT):
         target.status, target.done_at = task_life.DONE, ctx.now
         ctx.session.add(target)
@@ -187,7 +187,7 @@ def list_deliverables(ctx: Context, cmd: Parsed) -> None:
         select(Person).where(col(Person.engagement_id) == ctx.eng.id)).scalars()}  # fmt: skip
     lines = [ctx.tr("交付物（{n}）：", "Deliverables ({n}):", n=len(rows))]
     for row in rows:
-        target = _target(ctx.session, row)
+        target = target_of(ctx.session, row)
         who = row.decided_by_id if row.decided_at else row.submitted_by_id
         lines.append(text.list_line(row, target.ref if target else "—", names.get(who, "?"), ctx.locale, ctx.when))  # fmt: skip
     ctx.reply("\n".join(lines), "delivery.list")

@@ -82,7 +82,7 @@ def weekly(session: Session, engagement: Engagement, label: str, now: datetime) 
         select(Ticket).where(col(Ticket.engagement_id) == engagement_id,
                              col(Ticket.opened_at) >= first, col(Ticket.opened_at) < last)
     ).scalars())  # fmt: skip
-    response, resolution = _attainment(TicketSla.of(policy), tickets, now)
+    response, resolution = attainment(TicketSla.of(policy), tickets, now)
     by_service: dict[str, int] = {}
     for ticket in tickets:
         by_service[ticket.service or "-"] = by_service.get(ticket.service or "-", 0) + 1
@@ -140,7 +140,7 @@ def _working_days(calendar: BusinessCalendar, first: date, last: date) -> int:
     return days
 
 
-def _attainment(
+def attainment(
     ticket_sla: TicketSla, tickets: list[Ticket], now: datetime
 ) -> tuple[dict[str, Attainment], dict[str, Attainment]]:
     """Per severity: of the tickets whose clock has an outcome, how many met the target."""

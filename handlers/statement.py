@@ -117,7 +117,7 @@ class Statement:
         `build` takes it in the pass that reads the entries; see `ContentHash`."""
         digest = ContentHash(self.code)
         for chunk in _chunks(self.entries, _HASH_CHUNK):
-            digest.add([_signed_fields(e) for e in chunk])
+            digest.add([signed_fields(e) for e in chunk])
         return digest.finish(self.month, self.rows)
 
 
@@ -132,7 +132,7 @@ class ContentHash:
         self._separator = ""
 
     def add(self, entries: list[list[Any]]) -> None:
-        """Entries as `_signed_fields` lists; one `canonical` per chunk: it is the cost."""
+        """Entries as `signed_fields` lists; one `canonical` per chunk: it is the cost."""
         if entries:
             self._digest.update((self._separator + canonical(entries)[1:-1]).encode())
             self._separator = ","
@@ -146,7 +146,7 @@ class ContentHash:
 _HASH_CHUNK = 1000
 
 
-def _signed_fields(e: StatementEntry) -> list[Any]:
+def signed_fields(e: StatementEntry) -> list[Any]:
     """What of an entry the parties sign: all but the name and the overtime mark."""
     return [e.id, e.work_date.isoformat(), e.person_key, e.level, e.minutes, e.target_kind,
             e.target_ref, e.note, e.kind]  # fmt: skip
@@ -288,7 +288,7 @@ def _read(chunks: Iterator[Sequence[Any]], who: dict[int | None, tuple[str, str]
                   kind, overtime in chunk]  # fmt: skip
         entries.extend(fields)
         digest.add([[id_, work_date.isoformat(), key, level, minutes, target_kind, target_ref,
-                     note, kind]  # `_signed_fields`
+                     note, kind]  # `signed_fields`
                     for id_, work_date, key, _, level, minutes, target_kind, target_ref, note,
                     kind, _ in fields])  # fmt: skip
         for _, work_date, key, _, level, minutes, *_ in fields:

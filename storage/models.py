@@ -160,8 +160,12 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     # An engagement's last entry (the daily sync's anchor): PostgreSQL's index on engagement_id
-    # alone is not ordered by id.
-    __table_args__ = (Index("ix_audit_log_engagement_head", "engagement_id", "id"),)
+    # alone is not ordered by id. A record's entries (the console's signatures, the evidence
+    # pack): by engagement and reference.
+    __table_args__ = (
+        Index("ix_audit_log_engagement_head", "engagement_id", "id"),
+        Index("ix_audit_log_engagement_ref", "engagement_id", "ref"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int | None = Field(default=None, index=True)
@@ -270,6 +274,12 @@ class WorkLog(SQLModel, table=True):
     __table_args__ = (
         Index("ix_worklog_day", "engagement_id", "work_date", "person_id"),  # a day's, by person
         Index("ix_worklog_person_day", "engagement_id", "person_id", "work_date"),
+        Index("ix_worklog_engagement_id", "engagement_id", "id"),  # the read API's pages
+        # The console's sums by day, level and person, read from the index alone.
+        Index(
+            "ix_worklog_sums",
+            *("engagement_id", "work_date", "level", "person_id", "minutes", "voided_at"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -380,7 +390,10 @@ class Signature(SQLModel, table=True):
     A signature whose subject changed afterwards is voided, never deleted.
     """
 
-    __table_args__ = (Index("ix_signature_subject", "engagement_id", "subject"),)
+    __table_args__ = (
+        Index("ix_signature_subject", "engagement_id", "subject"),
+        Index("ix_signature_engagement_id", "engagement_id", "id"),  # the read API's pages
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     engagement_id: int = Field(foreign_key="engagement.id")
@@ -514,3 +527,50 @@ class InboxEvent(SQLModel, table=True):
     chat_key: str  # channel and chat id: one chat's events are handled one after another
     payload: str = Field(sa_column=Column(Text, nullable=False))  # the cleaned `Inbound`, JSON
     received_at: datetime = _when()
+
+
+class ConsoleLink(SQLModel, table=True):
+    """A one-time sign-in link to the web console (`/看板`, `rentian console-link`): only the
+    token's SHA-256 is kept. It signs in the account it was sent to — a (channel, id) pair,
+    which is a person in each engagement that lists it — once, before it expires."""
+
+    __tablename__ = "console_link"
+    __table_args__ = (Index("ix_console_link_account", "channel", "external_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    channel: str
+    external_id: str
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie's token, hashed, and the account it is; what it may see
+    is read again on every request (a role taken away counts at once)."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    channel: str
+    external_id: str
+    created_at: datetime = _when()
+    expires_at: datetime = _when(index=True)
+    ended_at: datetime | None = _when(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A read-API token for one engagement (`rentian api-token create`): hashed, revocable,
+    with its last use."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    name: str = Field(max_length=80)
+    created_at: datetime = _when()
+    revoked_at: datetime | None = _when(nullable=True)
+    last_used_at: datetime | None = _when(nullable=True)

@@ -14,6 +14,7 @@ are idempotent; elsewhere it becomes `unknown`, and stays so until an operator `
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,29 @@ _TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 log = logging.getLogger("rentian.outbox")
+
+# Messages that carry a one-time secret (a console sign-in link): once sent, or given up, the
+# row keeps the text with the secret cut out, so the database does not hold it for longer
+# than it takes to deliver.
+SECRET_KINDS = frozenset({"console.link"})
+_SECRET = re.compile(r"(/signin/)[A-Za-z0-9_-]{16,}")
+
+
+def scrub(text: str) -> str:
+    """`text` with every sign-in token replaced by "…"."""
+    return _SECRET.sub(r"\1…", text)
+
+
+def _scrub_secrets(session: Session, row_ids: Sequence[int]) -> None:
+    rows = session.execute(
+        select(col(OutboxMessage.id), col(OutboxMessage.text)).where(
+            col(OutboxMessage.id).in_(row_ids), col(OutboxMessage.kind).in_(SECRET_KINDS)
+        )
+    ).all()  # fmt: skip
+    for row_id, text in rows:
+        session.execute(
+            update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(text=scrub(text))
+        )
 
 
 def enqueue(
@@ -166,6 +190,7 @@ def mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
             .where(col(OutboxMessage.id) == row_id)
             .values(status=SENT, sent_at=now, last_error="")
         )
+        _scrub_secrets(session, [row_id])
 
 
 def mark_retry(engine: Engine, row_id: int, error: str, retry_at: datetime | None) -> None:
@@ -185,6 +210,8 @@ def mark_retry(engine: Engine, row_id: int, error: str, retry_at: datetime | Non
             )
             .values(**values)
         )
+        if retry_at is None:
+            _scrub_secrets(session, [row_id])
 
 
 def requeue(engine: Engine, row_id: int, now: datetime) -> str | None:
@@ -209,6 +236,7 @@ def mark_delivered(session: Session, row_ids: Sequence[int], now: datetime) -> N
             .where(col(OutboxMessage.id).in_(row_ids))
             .values(status=SENT, sent_at=now, attempts=col(OutboxMessage.attempts) + 1)
         )
+        _scrub_secrets(session, row_ids)
 
 
 def listing(session: Session, status: str | None = None, limit: int = 200) -> list[OutboxMessage]:
