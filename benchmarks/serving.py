@@ -278,8 +278,11 @@ def tickets_by_title(engine: Engine) -> dict[str, int]:
 
 
 def inbox_waiting(engine: Engine) -> int:
-    """Events accepted and not yet handled (0 where there is no inbox table)."""
-    with engine.connect() as connection:
+    """Events accepted and not yet handled (0 where there is no inbox table): in the main
+    database, or, on SQLite, in the inbox's own file next to it (`bot.inbox.inbox_engine`)."""
+    from bot.inbox import inbox_engine
+
+    with inbox_engine(engine).connect() as connection:
         if not inspect(connection).has_table("inbox_event"):
             return 0
         return int(connection.execute(text("SELECT count(*) FROM inbox_event")).scalar() or 0)

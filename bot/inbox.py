@@ -2,6 +2,13 @@
 it (`accept`), and handled afterwards by workers — in the order received within each chat,
 several events per transaction (docs/architecture.md, "Intake").
 
+Where the rows are (`inbox_engine`): on PostgreSQL, in the main database, and a row is deleted
+in the transaction that handles it. On a SQLite file, in a database file of its own beside it
+(`data/rentian.inbox.db`, WAL): SQLite has one writer per file, and an acknowledgement's insert
+must not wait behind a command's transaction. There a row is deleted after its command
+committed, in the inbox file: a crash between the two leaves it waiting, and the bus, which
+finds its `inbound_key`, changes nothing when it is handled again.
+
 Dedupe happens twice. The inbox is unique on (channel, key): a redelivery that finds its event
 still waiting is dropped at once (`accept` returns False). A redelivery of an event that was
 already handled, and so deleted from the inbox, is inserted again; the bus then finds its
@@ -14,14 +21,16 @@ import asyncio
 import json
 import logging
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.types import Integer
 from sqlmodel import Session, col
 
@@ -33,7 +42,7 @@ from bot.message import ChatType, Inbound, Mention
 from bot.outcome import Outcome
 from bot.redact import redact
 from config.settings import IntakeSettings
-from storage.db import insert_ignore, is_postgres, transaction
+from storage.db import companion_engine, insert_ignore, is_postgres, reading, transaction
 from storage.models import InboxEvent
 
 log = logging.getLogger("rentian.inbox")
@@ -49,11 +58,65 @@ _TRY_LOCKS = text(
 ).bindparams(bindparam("keys", type_=ARRAY(Integer)))
 
 
-def accept(engine: Engine, inbound: Inbound) -> bool:
-    """Write the cleaned event into the inbox and commit: then the caller may answer the
-    platform. False if it is there already (a redelivery while it waits)."""
-    inbound = intake.clean(inbound)
+_ensured: weakref.WeakSet[Engine] = weakref.WeakSet()  # inbox files whose table is there
+_ensuring = threading.Lock()
+
+
+def inbox_engine(engine: Engine) -> Engine:
+    """Where the inbox of the database `engine` is: `engine` itself on PostgreSQL and in
+    memory; on a SQLite file, its own file beside it (`storage.db.companion_engine`), whose
+    table this creates if it is not there (a queue, not history: no migrations), taking over
+    first the rows an earlier version left in the main file's `inbox_event`."""
+    store = companion_engine(engine, "inbox")
+    if store is None:
+        return engine
+    with _ensuring:
+        if store not in _ensured:
+            _create(store)
+            _adopt(engine, store)
+            _ensured.add(store)
+    return store
+
+
+def _create(store: Engine) -> None:
+    """The inbox table in its own file, if not there yet (IF NOT EXISTS: the serving process and
+    its worker may both be first)."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    with store.begin() as connection:
+        connection.execute(CreateTable(table, if_not_exists=True))
+        for index in table.indexes:
+            connection.execute(CreateIndex(index, if_not_exists=True))
+
+
+def _adopt(engine: Engine, store: Engine) -> None:
+    """Move what waits in the main file's `inbox_event` (written there before the inbox had a
+    file of its own) into the inbox file, oldest first, before anything new is accepted.
+    The insert commits first: a crash before the main file's delete only moves them again,
+    and the (channel, key) constraint keeps them once."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
     with transaction(engine) as session:
+        if not inspect(session.connection()).has_table(table.name):
+            return  # a database not migrated yet: nothing can wait there
+        rows = session.execute(select(table).order_by(table.c.id)).mappings().all()
+        if not rows:
+            return
+        with transaction(store) as inbox:
+            for row in rows:
+                insert_ignore(inbox, InboxEvent, **{k: v for k, v in row.items() if k != "id"})
+        session.execute(delete(table).where(table.c.id.in_([row["id"] for row in rows])))
+    log.info("inbox: %d waiting events moved into %s", len(rows), store.url.database)
+
+
+def accept(engine: Engine, inbound: Inbound) -> bool:
+    """Write the cleaned event into the inbox of the database `engine` (`inbox_engine`) and
+    commit: then the caller may answer the platform. False if it is there already (a
+    redelivery while it waits)."""
+    return _insert(inbox_engine(engine), inbound)
+
+
+def _insert(store: Engine, inbound: Inbound) -> bool:
+    inbound = intake.clean(inbound)
+    with transaction(store) as session:
         return insert_ignore(
             session, InboxEvent, channel=inbound.channel, key=inbound.event_id,
             chat_key=chat_key(inbound), payload=to_json(inbound), received_at=clock.now(),
@@ -66,14 +129,31 @@ def chat_key(inbound: Inbound) -> str:
 
 
 def pending(session: Session) -> int:
-    """How many events wait in the inbox (`/healthz`: `inbox_pending`)."""
-    return int(session.execute(select(func.count()).select_from(InboxEvent)).scalar_one())
+    """How many events wait in the inbox of the session's database (`/healthz`:
+    `inbox_pending`); in its own file, read in a transaction of its own."""
+    query = select(func.count()).select_from(InboxEvent)
+    with _inbox_session(session) as inbox:
+        return int(inbox.execute(query).scalar_one())
 
 
 def waiting(session: Session, limit: int) -> list[InboxEvent]:
-    """The backlog, oldest first (`rentian inbox --status pending`)."""
+    """The backlog, oldest first (`rentian inbox --status pending`), as `pending` reads it."""
     query = select(InboxEvent).order_by(col(InboxEvent.id)).limit(limit)
-    return list(session.execute(query).scalars())
+    with _inbox_session(session) as inbox:
+        return list(inbox.execute(query).scalars())
+
+
+@contextmanager
+def _inbox_session(session: Session) -> Iterator[Session]:
+    """`session` if the inbox is in its database, else a read in the inbox's file."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    store = inbox_engine(engine)
+    if store is engine:
+        yield session
+        return
+    with transaction(reading(store)) as inbox:
+        yield inbox
 
 
 class Inbox:
@@ -85,10 +165,14 @@ class Inbox:
     `poll_seconds` (events another instance accepted). `stop()` lets each finish its batch;
     what is left waits in the table for the next start. Where the workers run in another
     process, `on_accept` tells that process of each event accepted here.
+
+    `engine` is the main database; the rows are in `store` (`inbox_engine`): the same engine,
+    or on a SQLite file the inbox's own file.
     """
 
     def __init__(self, engine: Engine, bus: Bus, settings: IntakeSettings) -> None:
         self.engine = engine
+        self.store = inbox_engine(engine)
         self.bus = bus
         self.settings = settings
         self._busy: set[str] = set()  # chats a worker of this process holds
@@ -97,10 +181,13 @@ class Inbox:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.on_accept: Callable[[], None] | None = None
+        # Where the inbox has a file of its own: called with a batch's row ids once its
+        # commands committed, before the rows are deleted (a fault point: the crash test).
+        self.before_delete: Callable[[list[int]], None] | None = None
 
     def accept(self, inbound: Inbound) -> bool:
         """`accept`, then wake a worker (and `on_accept`)."""
-        fresh = accept(self.engine, inbound)
+        fresh = _insert(self.store, inbound)
         if fresh:
             self.wake()
             if self.on_accept is not None:
@@ -143,7 +230,8 @@ class Inbox:
 
     def step(self) -> int:
         """Take one batch and handle it in one transaction; how many events it held (0: none
-        free). A database that cannot be used just now raises, and the events stay."""
+        free). A database that cannot be used just now raises, and the events stay (or, if
+        the inbox file could not take the delete, are handled again: the bus changes nothing)."""
         with _claims(self.engine) as claim:
             rows = self._take(claim)
             try:
@@ -185,20 +273,24 @@ class Inbox:
             busy = set(self._busy)
         chats: list[str] = []
         rows: list[InboxEvent] = []
+        own_file = self.store is not self.engine
         try:
-            with _reading(self.engine, claim) as session:
-                heads = session.execute(
+            with _reading(self.store, claim, own_file=own_file) as session:
+                heads = list(session.execute(
                     select(col(InboxEvent.chat_key))
                     .where(col(InboxEvent.chat_key).not_in(busy))
                     .group_by(col(InboxEvent.chat_key))
                     .order_by(func.min(col(InboxEvent.id)))
                     .limit(self.settings.batch)
-                ).scalars()
-                with self._lock:
-                    chats = [chat for chat in heads if chat not in self._busy]
-                    self._busy.update(chats)
-                held = _lock_chats(claim, chats)
-                if held:  # read after the locks: what another instance handled meanwhile is gone
+                ).scalars())  # fmt: skip
+            with self._lock:
+                chats = [chat for chat in heads if chat not in self._busy]
+                self._busy.update(chats)
+            held = _lock_chats(claim, chats)
+            # Read after the chats are held, in a new read: what another worker of this
+            # process or (PostgreSQL) another instance handled meanwhile is gone.
+            if held:
+                with _reading(self.store, claim, own_file=own_file) as session:
                     rows = list(session.execute(
                         select(InboxEvent).where(col(InboxEvent.chat_key).in_(held))
                         .order_by(col(InboxEvent.id)).limit(self.settings.batch)
@@ -215,12 +307,21 @@ class Inbox:
                 inbounds.append(from_json(row.payload))
             except (ValueError, KeyError, TypeError):
                 log.exception("inbox event %s:%s cannot be read; dropped", row.channel, row.key)
-        ids = [row.id for row in rows]
+        ids = [row.id or 0 for row in rows]
 
         def done(session: Session) -> None:
             session.execute(delete(InboxEvent).where(col(InboxEvent.id).in_(ids)))
 
-        self.bus.handle_batch(inbounds, before_commit=done)
+        if self.store is self.engine:  # the rows go exactly when their effects commit
+            self.bus.handle_batch(inbounds, before_commit=done)
+            return
+        # Two files, two commits: the commands (their `inbound_key` rows too), then the rows.
+        # The chats stay held (`_busy`) until the delete: no other worker takes them meanwhile.
+        self.bus.handle_batch(inbounds)
+        if self.before_delete is not None:
+            self.before_delete(ids)
+        with transaction(self.store) as session:
+            done(session)
 
 
 @contextmanager
@@ -236,14 +337,15 @@ def _claims(engine: Engine) -> Iterator[Connection | None]:
 
 
 @contextmanager
-def _reading(engine: Engine, claim: Connection | None) -> Iterator[Session]:
+def _reading(engine: Engine, claim: Connection | None, *, own_file: bool) -> Iterator[Session]:
     """A session to find the rows with: on the claim's connection, inside its transaction (the
-    locks stay held), or a short transaction of its own."""
+    locks stay held), or a short transaction of its own — in the inbox's own file, a read that
+    takes no lock (`storage.db.reading`): an acknowledgement's insert never waits for it."""
     if claim is not None:
         with Session(claim, join_transaction_mode="rollback_only") as session:
             yield session
         return
-    with transaction(engine) as session:
+    with transaction(reading(engine) if own_file else engine) as session:
         yield session
 
 

@@ -7,6 +7,7 @@ transaction cost ~12 ms, closing the last one checkpointing and syncing the WAL 
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ PING_AFTER_IDLE_SECONDS = 5.0
 _SUPPORTED = {"sqlite": "pysqlite", "postgresql": "psycopg"}  # backend: its one driver here
 _USE = "use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/NAME"
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+# What `make_engine` made each SQLite file engine with, and the engines of its companion files
+# (`companion_engine`): a companion is made once per engine, with the same settings.
+_made_with: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+_companions: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
+_companions_lock = threading.Lock()
 
 
 def normalise_url(url: str) -> str:
@@ -77,8 +83,39 @@ def make_engine(
         connect_args = {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000}
         engine = create_engine(parsed, connect_args=connect_args, **pool)
         _configure_sqlite(engine, synchronous)
+        if not _in_memory(parsed):
+            _made_with[engine] = {"synchronous": synchronous, "pool_size": pool_size}
     _engines.add(engine)
     return engine
+
+
+def companion_engine(engine: Engine, name: str) -> Engine | None:
+    """On a SQLite file, the engine of a database file of its own beside it, with the same
+    settings (`data/rentian.db` → `data/rentian.NAME.db`): one writer per file, so what is
+    written there never waits behind the main file's transactions, nor they behind it. Made
+    once per engine and name; `dispose_all` closes it, as does the engine's collection. None
+    on PostgreSQL or in memory, where there is no file to put beside it."""
+    options = _made_with.get(engine)
+    if options is None:
+        return None
+    with _companions_lock:
+        made = _companions.setdefault(engine, {})
+        if name not in made:
+            url = engine.url.set(database=companion_path(engine.url.database or "", name))
+            companion = make_engine(url.render_as_string(hide_password=False), **options)
+            weakref.finalize(engine, companion.dispose)
+            made[name] = companion
+        return made[name]
+
+
+def companion_path(database: str, name: str) -> str:
+    """`data/rentian.db` → `data/rentian.NAME.db` (a `file:` URI keeps its query)."""
+    uri = database.startswith("file:")
+    path, mark, query = database.partition("?") if uri else (database, "", "")
+    folder, slash, file = path.rpartition("/")
+    stem, _, suffix = file.rpartition(".")
+    file = f"{stem}.{name}.{suffix}" if stem else f"{file}.{name}"
+    return f"{folder}{slash}{file}{mark}{query}"
 
 
 def safe_url(url: URL | Engine) -> str:
@@ -145,7 +182,21 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = connection.get_execution_options().get(_READING, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+_READING = "rentian_reading"  # the execution option `reading` sets
+
+
+def reading(engine: Engine) -> Engine:
+    """`engine` for transactions that only read. On SQLite they begin DEFERRED: in WAL mode a
+    reader takes no lock, so it neither waits for a writer nor makes one wait (the inbox
+    file's workers look for rows while acknowledgements insert). Never write in one: it
+    could fail on a snapshot another writer made stale. Elsewhere `engine` as it is."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_READING: True})
 
 
 def _ping_when_idle(engine: Engine) -> None:

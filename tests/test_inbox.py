@@ -98,7 +98,7 @@ def test_no_credential_of_the_platform_payload_reaches_the_inbox(demo: ConsoleHa
     inbound = replace(_said(demo.runtime, "/工单 P3 打印机坏了", "ev-secret"),
                       raw={"header": {"event_id": "ev-secret", "token": token}})  # fmt: skip
     assert accept(demo.runtime.engine, inbound)
-    with transaction(demo.runtime.engine) as session:
+    with transaction(inbox.inbox_engine(demo.runtime.engine)) as session:
         (payload,) = session.execute(select(InboxEvent.payload)).scalars()
     assert token not in payload
     assert from_json(payload).raw == {"header": {"event_id": "ev-secret", "token": "***"}}
@@ -247,7 +247,8 @@ def test_a_worker_wakes_when_told_of_an_event_another_process_accepted(
         if "inbox_event" in args[2]:  # the statement
             looked.append(args[2])
 
-    event.listen(runtime.engine, "after_cursor_execute", seen)
+    store = inbox.inbox_engine(runtime.engine)  # where the workers look
+    event.listen(store, "after_cursor_execute", seen)
     workers = Inbox(runtime.engine, runtime.bus, IntakeSettings(workers=1, poll_seconds=60))
     workers.start()
     try:
@@ -257,7 +258,7 @@ def test_a_worker_wakes_when_told_of_an_event_another_process_accepted(
         _until(lambda: _tickets(runtime.engine) == ["打印机坏了"])  # long before a poll
     finally:
         workers.stop(10)
-        event.remove(runtime.engine, "after_cursor_execute", seen)
+        event.remove(store, "after_cursor_execute", seen)
 
 
 def test_on_accept_is_told_of_each_event_accepted_once(demo: ConsoleHarness) -> None:

@@ -2,7 +2,10 @@
 processes on a SQLite file at a fixed RENTIAN_NOW, encrypted Feishu callbacks, a fake Feishu
 API. The serving process acknowledges; the worker handles, is woken through its pipe, is
 started again when killed (nothing lost, nothing twice), ends when the server dies, and stops
-cleanly with it on SIGTERM."""
+cleanly with it on SIGTERM.
+
+Starting a server is most of what such a test costs: the tests share three, started together
+once for the module (`served`), each on a database of its own."""
 
 from __future__ import annotations
 
@@ -33,14 +36,14 @@ from benchmarks.serving import (
     Instance,
     base_env,
     feishu_settings,
-    inbox_waiting,
     lost_and_duplicated,
     prepare_database,
     ticket_callbacks,
     tickets_by_title,
 )
+from bot import inbox
 from bot.clock import parse_instant
-from storage.db import make_engine
+from storage.db import companion_path, make_engine, transaction
 
 if TYPE_CHECKING:  # the fake loads the lark SDK, which leaves an event loop behind at import
     from tests.fakes.feishu_server import FakeFeishu
@@ -51,36 +54,76 @@ OUTBOX_BATCH = 5
 DEADLINE = 30.0  # seconds, for any state awaited (a poll of 60 s would miss it)
 
 
+# The servers the tests share, started together (a start is most of a test's time): their
+# settings, and the arguments of `rentian serve`. Each has a database of its own. "shared" is
+# used by every test that leaves it running, and ended last (SIGTERM); "dies" is killed.
+SERVERS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    # Idle workers look every 60 s: only the server's wake makes them handle within DEADLINE.
+    # `--now`, not RENTIAN_NOW: the fixed clock must reach the worker through `serve`.
+    "shared": ({"INTAKE__POLL_SECONDS": "60", "OUTBOX__BATCH": str(OUTBOX_BATCH)}, ("--now", NOW)),
+    "dies": ({}, ()),
+    "inline": ({"INTAKE__PROCESS": "inline"}, ()),
+}
+
+
+@dataclass
+class Server:
+    instance: Instance
+    engine: Engine
+    db: Path
+
+
 @dataclass
 class Served:
     cluster: Cluster
-    engine: Engine
     fake: FakeFeishu
     env: dict[str, str]
     folder: Path
+    servers: dict[str, Server]
 
-    def start(self, **settings: str) -> Instance:
-        instance = self.cluster.start(f"rentian-{len(self.cluster.instances)}",
-                                      {**self.env, **_settings(settings)})  # fmt: skip
-        self.cluster.wait_healthy()
-        return instance
+    def start(self, name: str) -> Instance:
+        settings, args = SERVERS[name]
+        env = {**self.env, "RENTIAN_DB": f"sqlite:///{self.folder / f'{name}.db'}",
+               **_settings(settings)}  # fmt: skip
+        if "--now" in args:
+            del env["RENTIAN_NOW"]
+        return self.cluster.start(f"rentian-{name}-{len(self.cluster.instances)}", env, *args)
+
+    def server(self, name: str) -> Server:
+        """Server `name`, running: started again if a test ended it."""
+        server = self.servers[name]
+        if not server.instance.alive:
+            server.instance = self.start(name)
+            self.cluster.wait_healthy()
+        return server
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from tests.fakes.feishu_server import FakeFeishu
 
-    db = f"sqlite:///{tmp_path / 'rentian.db'}"
+    folder = tmp_path_factory.mktemp("served")
     fake = FakeFeishu(app_id=f"cli_{uuid.uuid4().hex[:12]}", app_secret="s3cret").start()
-    engine = make_engine(db)
-    cluster = Cluster(tmp_path)
+    env = base_env(f"sqlite:///{folder / 'prepared.db'}", NOW,
+                   **feishu_settings(fake.app_id, fake.app_secret, fake.url))  # fmt: skip
+    cluster = Cluster(folder)
+    servers: dict[str, Server] = {}
     try:
-        env = base_env(db, NOW, **feishu_settings(fake.app_id, fake.app_secret, fake.url))
-        prepare_database(env, tmp_path)
-        yield Served(cluster, engine, fake, env, tmp_path)
+        prepare_database(env, folder)
+        with contextlib.closing(sqlite3.connect(folder / "prepared.db")) as prepared:
+            for name in SERVERS:
+                with contextlib.closing(sqlite3.connect(folder / f"{name}.db")) as copy:
+                    prepared.backup(copy)
+        served = Served(cluster, fake, env, folder, servers)
+        for name in SERVERS:  # all at once: their starts overlap
+            db = folder / f"{name}.db"
+            servers[name] = Server(served.start(name), make_engine(f"sqlite:///{db}"), db)
+        cluster.wait_healthy()
+        yield served
     finally:
         cluster.close()
-        engine.dispose()
+        for server in servers.values():
+            server.engine.dispose()
         fake.stop()
 
 
@@ -101,31 +144,46 @@ def until(condition: Callable[[], object], what: str, cluster: Cluster) -> None:
         time.sleep(0.05)
 
 
-def running(pid: int) -> bool:
-    """Whether process `pid` runs (a zombie no parent has reaped yet does not)."""
+def state(pid: int) -> str:
+    """Process `pid`'s state (/proc/PID/stat, field 3: R, S, T stopped, Z zombie…; X: gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        return "X"
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie no parent has reaped yet does not)."""
+    return state(pid) not in ("Z", "X")
 
 
 def stop_holding_no_lock(pid: int, db: Path, cluster: Cluster) -> None:
-    """SIGSTOP process `pid` at a moment it holds no write lock on the SQLite file `db` (its
-    dispatcher and scheduler take one now and then): else the server could not accept."""
+    """SIGSTOP process `pid` at a moment it holds no write lock on the SQLite file `db` nor on
+    its inbox file (its workers, dispatcher and scheduler take one now and then): else the
+    server could not accept, nor the test read."""
+    files = [db, Path(companion_path(str(db), "inbox"))]
 
     def stopped_free() -> bool:
         os.kill(pid, signal.SIGSTOP)
-        with contextlib.closing(sqlite3.connect(db, timeout=0.2)) as connection:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                connection.rollback()
-                return True
-            except sqlite3.OperationalError:  # "database is locked": by the worker
-                os.kill(pid, signal.SIGCONT)
-                return False
+        until(lambda: state(pid) == "T", "the worker stopped", cluster)  # not still running
+        for file in files:
+            with contextlib.closing(sqlite3.connect(file, timeout=0.2)) as connection:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    connection.rollback()
+                except sqlite3.OperationalError:  # "database is locked": by the worker
+                    os.kill(pid, signal.SIGCONT)
+                    return False
+        return True
 
     until(stopped_free, "the worker stopped holding no lock", cluster)
+
+
+def inbox_waiting(engine: Engine) -> int:
+    """Events accepted and not yet handled: in the inbox file beside the database."""
+    with transaction(engine) as session:
+        return inbox.pending(session)
 
 
 def niceness(pid: int) -> int:
@@ -150,30 +208,34 @@ def replies(fake: FakeFeishu) -> Counter[str]:
 
 
 def test_the_server_acknowledges_and_its_worker_process_handles(served: Served) -> None:
-    # Idle workers look every 60 s: only the server's wake makes them handle within DEADLINE.
-    instance = served.start(INTAKE__POLL_SECONDS="60")
+    server = served.server("shared")
+    instance = server.instance
     pid = worker_pid(instance)
     assert pid != instance.process.pid and running(pid)
     until(lambda: handling(instance, pid), "the worker handles", served.cluster)
     # The acknowledgements come first: the worker runs at a lower CPU priority.
     assert niceness(pid) == min(19, niceness(instance.process.pid) + WORKER_NICENESS)
     (callback,) = ticket_callbacks(1)
-    stop_holding_no_lock(pid, served.folder / "rentian.db", served.cluster)
+    until(lambda: not inbox_waiting(server.engine), "an empty inbox", served.cluster)
+    stop_holding_no_lock(pid, server.db, served.cluster)
     try:  # the worker can do nothing now; the server still answers
         assert post(instance, callback).status_code == 200, served.cluster.logs()
-        assert inbox_waiting(served.engine) == 1 and not tickets_by_title(served.engine)
+        assert inbox_waiting(server.engine) == 1
+        assert callback.title not in tickets_by_title(server.engine)
     finally:
         os.kill(pid, signal.SIGCONT)
     until(lambda: replies(served.fake)[callback.message_id], "the reply sent", served.cluster)
-    assert tickets_by_title(served.engine) == {callback.title: 1}
-    assert inbox_waiting(served.engine) == 0 and replies(served.fake)[callback.message_id] == 1
+    assert tickets_by_title(server.engine)[callback.title] == 1
+    assert inbox_waiting(server.engine) == 0 and replies(served.fake)[callback.message_id] == 1
 
 
 def test_a_killed_worker_process_is_started_again_and_nothing_is_lost_or_done_twice(
     served: Served,
 ) -> None:
-    instance = served.start(OUTBOX__BATCH=str(OUTBOX_BATCH))
+    server = served.server("shared")
+    instance = server.instance
     pid = worker_pid(instance)
+    restarts = (instance.health() or {})["worker_restarts"]
     until(lambda: handling(instance, pid), "the worker handles", served.cluster)
     callbacks = ticket_callbacks(60)
     with ThreadPoolExecutor(6) as pool:
@@ -190,60 +252,67 @@ def test_a_killed_worker_process_is_started_again_and_nothing_is_lost_or_done_tw
 
     until(replaced, "a new worker", served.cluster)
     health = instance.health()
-    assert health is not None and health["worker_restarts"] == 1
-    until(lambda: not inbox_waiting(served.engine)
-          and len(tickets_by_title(served.engine)) == len(callbacks),
-          "every event handled", served.cluster)  # fmt: skip
-    assert lost_and_duplicated(served.engine, callbacks) == (0, 0)
+    assert health is not None and health["worker_restarts"] == restarts + 1
+
+    def handled() -> bool:
+        titles = tickets_by_title(server.engine)
+        return not inbox_waiting(server.engine) and all(c.title in titles for c in callbacks)
+
+    until(handled, "every event handled", served.cluster)
+    assert lost_and_duplicated(server.engine, callbacks) == (0, 0)
     # A reply the killed worker had claimed keeps its lease (the clock is fixed): at most a
     # claim's worth (`outbox.batch`) wait; every other reply is sent, and none twice.
-    until(lambda: sum(replies(served.fake).values()) >= len(callbacks) - OUTBOX_BATCH,
-          "the replies sent", served.cluster)  # fmt: skip
+    until(lambda: sum(replies(served.fake)[c.message_id] for c in callbacks)
+          >= len(callbacks) - OUTBOX_BATCH, "the replies sent", served.cluster)  # fmt: skip
     assert set(replies(served.fake).values()) == {1}
 
 
+def test_the_fixed_clock_reaches_the_worker(served: Served) -> None:
+    """`serve --now` (not only RENTIAN_NOW) fixes the worker's clock — a worker started
+    again too: its ticket is dated then."""
+    server = served.server("shared")
+    (callback,) = ticket_callbacks(1)
+    assert post(server.instance, callback).status_code == 200
+    until(lambda: callback.title in tickets_by_title(server.engine), "the ticket",
+          served.cluster)  # fmt: skip
+    with server.engine.connect() as connection:
+        opened = connection.execute(text("SELECT opened_at FROM ticket WHERE title = :title"),
+                                    {"title": callback.title}).scalar_one()  # fmt: skip
+    when = opened if isinstance(opened, datetime) else datetime.fromisoformat(str(opened))
+    assert when.replace(tzinfo=None) == parse_instant(NOW).astimezone(UTC).replace(tzinfo=None)
+
+
+def test_with_process_inline_the_server_handles_commands_itself(served: Served) -> None:
+    server = served.server("inline")
+    health = server.instance.health()
+    assert health is not None and health["worker"] == "inline"
+    (callback,) = ticket_callbacks(1)
+    assert post(server.instance, callback).status_code == 200
+    until(lambda: replies(served.fake)[callback.message_id], "the reply sent", served.cluster)
+    assert tickets_by_title(server.engine)[callback.title] == 1
+    log = server.instance.log.read_text(errors="replace")
+    assert not re.search(r"worker process \d+ started", log)
+
+
 def test_the_worker_process_ends_when_the_server_dies(served: Served) -> None:
-    instance = served.start()
+    instance = served.server("dies").instance
     pid = worker_pid(instance)
     instance.kill()  # kill -9: no shutdown; the worker sees its pipe end
     until(lambda: not running(pid), "the orphaned worker gone", served.cluster)
 
 
 def test_sigterm_stops_the_server_and_its_worker_cleanly(served: Served) -> None:
-    instance = served.start()
+    """Last: it ends the shared server (a test after it would start another)."""
+    instance = served.server("shared").instance
     pid = worker_pid(instance)
     until(lambda: handling(instance, pid), "the worker handles", served.cluster)
     (callback,) = ticket_callbacks(1)
     assert post(instance, callback).status_code == 200
     until(lambda: replies(served.fake)[callback.message_id], "the reply sent", served.cluster)
+    before = len(instance.log.read_bytes())  # what earlier tests had it log is theirs
     instance.process.send_signal(signal.SIGTERM)
     assert instance.process.wait(timeout=60) in (0, -signal.SIGTERM)
     until(lambda: not running(pid), "the worker gone", served.cluster)
-    log = instance.log.read_text(errors="replace")
+    log = instance.log.read_bytes()[before:].decode(errors="replace")
     assert f"worker process {pid} stopping" in log and "Application shutdown complete" in log
     assert "Traceback" not in log and "restart" not in log and "did not stop" not in log
-
-
-def test_with_process_inline_the_server_handles_commands_itself(served: Served) -> None:
-    instance = served.start(INTAKE__PROCESS="inline")
-    health = instance.health()
-    assert health is not None and health["worker"] == "inline"
-    (callback,) = ticket_callbacks(1)
-    assert post(instance, callback).status_code == 200
-    until(lambda: replies(served.fake)[callback.message_id], "the reply sent", served.cluster)
-    assert tickets_by_title(served.engine) == {callback.title: 1}
-    assert not re.search(r"worker process \d+ started", instance.log.read_text(errors="replace"))
-
-
-def test_the_fixed_clock_reaches_the_worker(served: Served) -> None:
-    """`serve --now` (not only RENTIAN_NOW) fixes the worker's clock: its ticket is dated then."""
-    env = {k: v for k, v in served.env.items() if k != "RENTIAN_NOW"}
-    instance = served.cluster.start("rentian-now", env, "--now", NOW)
-    served.cluster.wait_healthy()
-    (callback,) = ticket_callbacks(1)
-    assert post(instance, callback).status_code == 200
-    until(lambda: tickets_by_title(served.engine), "the ticket", served.cluster)
-    with served.engine.connect() as connection:
-        opened = connection.execute(text("SELECT opened_at FROM ticket")).scalar_one()
-    when = opened if isinstance(opened, datetime) else datetime.fromisoformat(str(opened))
-    assert when.replace(tzinfo=None) == parse_instant(NOW).astimezone(UTC).replace(tzinfo=None)
