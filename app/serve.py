@@ -38,6 +38,8 @@ def banner(runtime: Runtime, host: str, port: int) -> str:
         "    .venv/bin/rentian chat --chat demo-group --user wangli     (client approver 王丽)",
         "    .venv/bin/rentian chat --chat demo-group --user zhaogang   (engineer 赵刚)",
         "    .venv/bin/rentian chat --chat demo-group --user sunwei     (vendor PM 孙伟)",
+        f"  web console: {runtime.settings.console_url()}/  (sign in: send /看板 in the chat, "
+        "or .venv/bin/rentian console-link --user sunwei)",
         "  stop with Ctrl-C",
     ])  # fmt: skip
 
