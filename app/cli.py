@@ -124,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     revoke.set_defaults(handler=webadmin.api_token_revoke)
 
+    from app import alerts_cli
+
+    alert_token = sub.add_parser("alert-token", help="monitoring webhooks' tokens (one engagement each)")
+    alert_sub = alert_token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a_create = alert_sub.add_parser("create", parents=common, help="create a token; printed once")
+    a_create.add_argument("--engagement", required=True, help="engagement code")
+    a_create.add_argument("--name", default="monitoring", help="which system, e.g. 'prometheus'")
+    a_create.set_defaults(handler=alerts_cli.create)
+    a_list = alert_sub.add_parser("list", parents=common, help="the tokens, with last use")
+    a_list.add_argument("--engagement", help="only this engagement's")
+    a_list.set_defaults(handler=alerts_cli.listing)
+    a_revoke = alert_sub.add_parser("revoke", parents=common, help="revoke a token by its id")
+    a_revoke.add_argument("id", type=int)
+    a_revoke.set_defaults(handler=alerts_cli.revoke)
+
     serve = add(
         "serve",
         _serve,

@@ -13,6 +13,7 @@ from types import ModuleType
 from bot.commands import Command
 from bot.scheduler import Job
 from handlers.declared import (
+    alerts,
     binding,
     blockers,
     change_requests,
@@ -22,6 +23,7 @@ from handlers.declared import (
     delivery,
     help,
     housekeeping,
+    knowledge,
     periods,
     plan,
     progress_jobs,
@@ -37,9 +39,9 @@ from handlers.declared import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    help, status, dashboard, tickets, ticket_flow, worklog, timesheet, tasks, scope, plan,
+    help, status, dashboard, tickets, ticket_flow, knowledge, worklog, timesheet, tasks, scope, plan,
     change_requests, signing, blockers, delivery, closeout, periods, progress_jobs, checklist,
-    binding, sla_sweep, housekeeping,
+    binding, sla_sweep, housekeeping, alerts,
 )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from bot.inbox import Inbox
 from bot.inbox import pending as inbox_pending
 from storage import outbox
 from storage.db import transaction
+from web.alerts import install as install_alerts
 from web.app import install as install_console
 
 log = logging.getLogger("rentian.http")
@@ -69,6 +70,7 @@ def create_app(
     for adapter in adapters:
         adapter.install(app, inlet)
     install_console(app, runtime)
+    install_alerts(app, runtime)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -49,6 +49,7 @@ def engagement_fields(spec: EngagementSpec) -> dict[str, Any]:
             "digest_time": f"{spec.digest_time:%H:%M}",
             "email_signing": spec.email_signing,
             "overtime_ceiling": spec.overtime_ceiling_minutes,
+            **spec.sections,  # [knowledge], [alerts]: each under its name (handlers.sow.SECTIONS)
         },
         "sla": {
             "warning_at": str(sla.warning_at), "escalate_at": str(sla.escalate_at),

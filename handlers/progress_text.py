@@ -122,6 +122,9 @@ def weekly_text(report: WeeklyReport, locale: str) -> str:
         lines.append(
             tr(locale, "工单按服务：{s}", "Tickets by service: {s}", s=join(locale, services))
         )
+    if report.deflected:
+        lines.append(tr(locale, "知识库解答：{n} 个工单（无需人工处理）",
+                        "Answered by the knowledge base: {n} tickets", n=report.deflected))  # fmt: skip
     lines.append(tr(locale, "阻塞：新增 {o}，解除 {c}，损失 {t}", "Blockers: {o} opened, {c} cleared, {t} lost",
                     o=report.blockers_opened, c=report.blockers_cleared, t=format_span(report.time_lost_minutes, locale)))  # fmt: skip
     lines.append(tr(locale, "签署生效的变更：{c}；验收的交付物：{d}", "Change requests signed: {c}; deliverables accepted: {d}",

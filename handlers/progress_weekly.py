@@ -45,6 +45,7 @@ class WeeklyReport:
     time_lost_minutes: int = 0
     crs_signed: tuple[str, ...] = ()
     accepted: tuple[str, ...] = ()
+    deflected: int = 0  # tickets the knowledge base answered (closed as answered)
     late: bool = False
 
 
@@ -73,6 +74,8 @@ def parse_week(word: str) -> tuple[str, date] | None:
 
 
 def weekly(session: Session, engagement: Engagement, label: str, now: datetime) -> WeeklyReport:
+    from handlers import knowledge_base
+
     start = week_start(label)
     end = start + timedelta(days=6)
     engagement_id = engagement.id or 0
@@ -121,6 +124,7 @@ def weekly(session: Session, engagement: Engagement, label: str, now: datetime) 
         response=response, resolution=resolution, by_service=by_service, blockers_opened=int(opened),
         blockers_cleared=len(cleared), time_lost_minutes=lost, crs_signed=tuple(f"CR-{n}" for n in crs),
         accepted=tuple(f"D-{n}" for n in accepted),
+        deflected=knowledge_base.deflections(session, engagement_id, first, last),
     )  # fmt: skip
 
 

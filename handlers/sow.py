@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -24,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from base.errors import ConfigError
 from domain import catalog, policy
 from handlers.filereader import Node, show, valid_choices
+from handlers.sow_alerts import parse_alerts
+from handlers.sow_knowledge import parse_knowledge
 from handlers.sow_people import ChatSpec, PersonSpec, parse_chats, parse_people
 from handlers.sow_sla import CalendarSpec, SlaPolicy, parse_calendar, parse_sla
 
@@ -40,7 +43,13 @@ __all__ = [
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_SERVICES = ("online_support", "response_sla")
-_TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats"})
+# The file's optional sections beyond the core, each parsed by its own module into JSON-ready
+# data kept in the engagement's `rules` under the section's name (None: the file has none).
+SECTIONS: dict[str, Callable[[Node], dict[str, Any] | None]] = {
+    "knowledge": parse_knowledge,
+    "alerts": parse_alerts,
+}
+_TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats", *SECTIONS})
 _ENGAGEMENT_KEYS = frozenset(
     {"code", "name", "client", "vendor", "timezone", "locale", "start", "end", "services",
      "hours_per_day", "min_unit", "daily_cap", "overtime_ceiling", "allow_unregistered_reporters", "email_signing",
@@ -81,6 +90,7 @@ class EngagementSpec:
     digest_time: time = policy.DEFAULT_DIGEST_TIME
     email_signing: bool = policy.DEFAULT_EMAIL_SIGNING
     overtime_ceiling_minutes: int = policy.DEFAULT_OVERTIME_CEILING_MINUTES
+    sections: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
@@ -100,6 +110,8 @@ def parse_engagement(data: dict[str, Any], source: str = "") -> EngagementSpec:
     spec["sla"] = parse_sla(root, calendar)
     spec["people"] = parse_people(root)
     spec["chats"] = parse_chats(root)
+    sections = {name: parse(root) for name, parse in SECTIONS.items()}
+    spec["sections"] = {name: data for name, data in sections.items() if data is not None}
     if problems:
         raise ConfigError(problems, source)
     return EngagementSpec(**spec)

@@ -4,7 +4,7 @@ sync."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -91,7 +91,7 @@ def render(view: Overview, locale: str) -> str:
 
 def show_status(ctx: Context, cmd: Parsed) -> None:
     """The engagement at a glance, then today's progress: what the daily sync would post."""
-    from handlers import delivery, progress, progress_text, scope
+    from handlers import delivery, knowledge_base, progress, progress_text, scope
 
     today = clock.local(ctx.now, ctx.eng.timezone).date()
     sync = progress.daily(ctx.session, ctx.eng, today, ctx.now)
@@ -101,4 +101,10 @@ def show_status(ctx: Context, cmd: Parsed) -> None:
         progress_text.daily_text(sync, ctx.locale, with_budget=False),
         *delivery.summary_lines(ctx.session, ctx.eng, ctx.locale),
     ]
+    month = today.replace(day=1)
+    first = progress.day_bounds(month, ctx.eng.timezone)[0]
+    after = progress.day_bounds((month + timedelta(days=32)).replace(day=1), ctx.eng.timezone)[0]
+    if answered := knowledge_base.deflections(ctx.session, ctx.eng_id, first, after):
+        lines.append(ctx.tr("📚 本月知识库解答 {n} 个工单", "📚 Answered by the knowledge base this month: {n} tickets",
+                            n=answered))  # fmt: skip
     ctx.reply("\n".join(lines), "status", ctx.eng.code)

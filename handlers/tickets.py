@@ -4,6 +4,7 @@ support tickets. The life cycle (ack, pending, resolve, close, reopen) is in `ti
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlmodel import col
@@ -115,14 +116,7 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
         response_due_at=ctx.now, channel=ctx.inbound.channel, chat_id=ctx.inbound.chat_id,
         message_id=ctx.inbound.message_id, alerts=[],
     )  # fmt: skip
-    clocks = sla.clocks(ticket)
-    ticket.response_due_at = sla.calendar(ticket).add(ctx.now, clocks["response"].target)
-    sla.reschedule(ticket, ctx.now)
-    # The engagement's counter row stays locked until commit: take it as late as possible.
-    ticket.number = next_number(ctx.session, ctx.eng_id, "T")
-    ticket.id = _insert(ctx, ticket)
-    record(ctx, ticket, "opened", title.strip())
-    ctx.audit("ticket.opened", ticket.ref, severity=severity, service=service, in_scope=in_scope)
+    _create(ctx, ticket, title.strip())
     tz, locale = ctx.eng.timezone, ctx.locale
     lines = [
         ctx.tr("🎫 已开单 {h}", "🎫 Opened {h}", h=text.headline(ticket, locale)),
@@ -138,12 +132,62 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
                                                "{h}: service out of scope, needs a change request.",
                                                h=text.headline(ticket, locale)),
                          "ticket.out_of_scope", ticket.ref)  # fmt: skip
+    if ctx.actor.party != "vendor":
+        lines += _answers(ctx, ticket)
     ctx.reply("\n".join(lines), "ticket.opened", ticket.ref)
     if severity in ("P1", "P2"):
         ctx.notify_roles({"vendor_pm", "customer_manager"},
                          ctx.tr("新的 {s} 工单 {h}（{c}）", "New {s} ticket {h} ({c})", s=severity,
                                 h=text.headline(ticket, locale), c=ctx.eng.code),
                          "ticket.opened", ticket.ref)  # fmt: skip
+
+
+def _answers(ctx: Context, ticket: Ticket) -> list[str]:
+    """What the knowledge base may already answer, for a client's new ticket: up to three
+    articles, and how to close the ticket if one does (`/已解决 T-n 知识库`). Only where the
+    engagement file has a `[knowledge]` section: elsewhere it costs `/工单` nothing."""
+    if "knowledge" not in (ctx.eng.rules or {}):
+        return []
+    from handlers import knowledge_base  # loaded when a client opens a ticket, not before
+
+    found = knowledge_base.suggestions(ctx.session, ctx.eng, ticket.title, ctx.locale, now=ctx.now)
+    if not found:
+        return []
+    return [*found, ctx.tr("若已解答：/已解决 {r} 知识库", "If one answers it: /answered {r}",
+                           r=ticket.ref)]  # fmt: skip
+
+
+def _create(ctx: Context, ticket: Ticket, history: str, **audit: object) -> None:
+    """Clocks from `ticket.opened_at`, the sweep's next look, a number, the row, its first
+    history line and the audit entry: what every new ticket gets, whoever opens it."""
+    sla = sla_of(ctx)
+    clocks = sla.clocks(ticket)
+    ticket.response_due_at = sla.calendar(ticket).add(ticket.opened_at, clocks["response"].target)
+    sla.reschedule(ticket, ctx.now)
+    # The engagement's counter row stays locked until commit: take it as late as possible.
+    ticket.number = next_number(ctx.session, ctx.eng_id, "T")
+    ticket.id = _insert(ctx, ticket)
+    record(ctx, ticket, "opened", history)
+    ctx.audit("ticket.opened", ticket.ref, severity=ticket.severity, service=ticket.service,
+              in_scope=ticket.in_scope, **audit)  # fmt: skip
+
+
+def open_for_system(
+    ctx: Context, *, severity: str, service: str | None, title: str, opened_at: datetime,
+    reporter: tuple[str, str], where: tuple[str, str], history: str, **audit: object,
+) -> Ticket:  # fmt: skip
+    """A ticket the system opens (a monitoring alert): its SLA clocks start at `opened_at`
+    (when the problem began, not when we heard of it); `reporter` is (key, name), `where`
+    the (channel, chat id) later posts about it go to. Posts nothing: the caller does."""
+    ticket = Ticket(
+        engagement_id=ctx.eng_id, number=0, severity=severity, service=service,
+        in_scope=service is None or service in ctx.eng.services,
+        title=title[: limits.TITLE_MAX].strip(), reporter_key=reporter[0],
+        reporter_name=reporter[1], opened_at=opened_at, response_due_at=opened_at,
+        channel=where[0], chat_id=where[1], alerts=[],
+    )  # fmt: skip
+    _create(ctx, ticket, history, **audit)
+    return ticket
 
 
 def _insert(ctx: Context, ticket: Ticket) -> int:

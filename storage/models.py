@@ -8,18 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import json_field as _json
+from storage.types import when as _when
 
 # An engagement's language unless it says otherwise (the same as `bot.i18n.DEFAULT_LOCALE`).
 DEFAULT_LOCALE = "zh-CN"
 
 
-def _when(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-def _json() -> Any:
-    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Engagement(SQLModel, table=True):
@@ -574,3 +569,8 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _when()
     revoked_at: datetime | None = _when(nullable=True)
     last_used_at: datetime | None = _when(nullable=True)
+
+
+# Tables kept in modules of their own, registered with the others (Alembic, create_all).
+import storage.models_alerts  # noqa: E402
+import storage.models_knowledge  # noqa: E402, F401

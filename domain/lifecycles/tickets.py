@@ -23,6 +23,9 @@ RESPONDERS = frozenset({"engineer", "vendor_pm"})
 PARTIES = EITHER_PARTY
 # Confirming or reopening is the client side's: any registered client person, or the reporter.
 CONFIRMERS = frozenset({"client", REPORTER})
+# A monitoring alert's ticket (handlers.alerts): its recovery may resolve it, where the
+# engagement says so, and an alert firing again soon after (flapping) reopens it.
+MONITORING = frozenset({SYSTEM})
 
 TICKET = Lifecycle(
     "ticket",
@@ -33,10 +36,10 @@ TICKET = Lifecycle(
         Transition(OPEN, "pending", PENDING, RESPONDERS),
         Transition(IN_PROGRESS, "pending", PENDING, RESPONDERS),
         Transition(PENDING, "resume", IN_PROGRESS, PARTIES),
-        *(Transition(state, "resolve", RESOLVED, RESPONDERS) for state in WORKING),
+        *(Transition(state, "resolve", RESOLVED, RESPONDERS | MONITORING) for state in WORKING),
         *(Transition(state, "close", CLOSED, CONFIRMERS) for state in OPEN_STATES),
-        Transition(RESOLVED, "reopen", IN_PROGRESS, CONFIRMERS),
-        Transition(CLOSED, "reopen", IN_PROGRESS, CONFIRMERS),
+        Transition(RESOLVED, "reopen", IN_PROGRESS, CONFIRMERS | MONITORING),
+        Transition(CLOSED, "reopen", IN_PROGRESS, CONFIRMERS | MONITORING),
         Transition(RESOLVED, "auto_close", CLOSED, frozenset({SYSTEM})),
     ],
 )
