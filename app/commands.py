@@ -24,6 +24,7 @@ from handlers.declared import (
     help,
     housekeeping,
     knowledge,
+    obligations,
     periods,
     plan,
     progress_jobs,
@@ -41,7 +42,7 @@ from handlers.declared import (
 MODULES: tuple[ModuleType, ...] = (
     help, status, dashboard, tickets, ticket_flow, knowledge, worklog, timesheet, tasks, scope, plan,
     change_requests, signing, blockers, delivery, closeout, periods, progress_jobs, checklist,
-    binding, sla_sweep, housekeeping, alerts,
+    binding, sla_sweep, housekeeping, obligations, alerts,
 )  # fmt: skip
 
 

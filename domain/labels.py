@@ -64,6 +64,10 @@ EVENTS: Final[dict[str, tuple[str, str]]] = {
     "period.closed": ("关闭月度结算", "month closed"),
     "period.locked": ("确认并锁定月度结算", "month confirmed and locked"),
     "period.reopened": ("重开月度结算", "month reopened"),
+    # the SOW's recurring obligations
+    "obligation.submitted": ("提交义务完成证明", "obligation evidence submitted"),
+    "obligation.done": ("义务已完成", "obligation done"),
+    "obligation.acknowledged": ("甲方确认义务完成", "obligation acknowledged by the client"),
     # the knowledge base
     "kb.added": ("新增知识库文章", "knowledge article added"),
     "kb.drafted": ("从工单起草知识库文章", "knowledge article drafted from a ticket"),

@@ -136,7 +136,17 @@ def _post_weekly(ctx: Context) -> None:
         if is_late(day, at, now_local):
             report = replace(report, late=True)
         ctx.post(Target(binding.channel, binding.chat_id),
-                 progress_text.weekly_text(report, engagement.locale), "progress.weekly", label, base)  # fmt: skip
+                 _weekly_text(session, engagement, report, engagement.locale, day), "progress.weekly",
+                 label, base)  # fmt: skip
+
+
+def _weekly_text(session: Session, engagement: Engagement, report: progress_weekly.WeeklyReport,
+                 locale: str, today: date) -> str:  # fmt: skip
+    """The weekly report, then where the SOW's recurring obligations stand."""
+    from handlers import obligations
+
+    lines = obligations.summary_lines(session, engagement, today, locale)
+    return "\n".join([progress_text.weekly_text(report, locale), *lines])
 
 
 def post_digests(run: Run) -> None:
@@ -191,7 +201,11 @@ def _digest(
         "☀️ Morning digest {d}: breaches, escalations and budget alerts of the last day",
         d=day,
     )
-    if not seen:
+    from handlers import obligations
+
+    duties = [f"· [{e.code}] {line}" for e, _ in engagements
+              for line in obligations.summary_lines(session, e, day, locale)]  # fmt: skip
+    if not seen and not duties:
         text = head + tr(locale, "——无。", ": none.")
     else:
         lines = [head]
@@ -199,7 +213,7 @@ def _digest(
             label = {"sla.breach": tr(locale, "超时", "breach"), "sla.escalation": tr(locale, "升级", "escalation"),
                      "budget.alert": tr(locale, "预算", "budget")}[kind]  # fmt: skip
             lines.append(f"· [{code}] {label} {ref}: {message.splitlines()[0][:120]}")
-        text = "\n".join(lines)
+        text = "\n".join([*lines, *duties])
     outbox.enqueue(session, now=now, channel=channel, recipient_type="person", recipient=person_key, address=address,
                    kind="progress.digest", ref=str(day), text=text, engagement_id=first.id, dedupe_key=key)  # fmt: skip
 
@@ -259,4 +273,5 @@ def report_command(ctx: Context, cmd: Parsed) -> None:
         label, monday = week
     limits.enforce(limits.check_week(monday, ctx.eng, ctx.locale))
     report = progress_weekly.weekly(ctx.session, ctx.eng, label, ctx.now)
-    ctx.reply(progress_text.weekly_text(report, ctx.locale), "progress.weekly", label)
+    today = clock.local(ctx.now, ctx.eng.timezone).date()
+    ctx.reply(_weekly_text(ctx.session, ctx.eng, report, ctx.locale, today), "progress.weekly", label)

@@ -27,6 +27,7 @@ from domain import catalog, policy
 from handlers.filereader import Node, show, valid_choices
 from handlers.sow_alerts import parse_alerts
 from handlers.sow_knowledge import parse_knowledge
+from handlers.sow_obligations import parse_obligations
 from handlers.sow_people import ChatSpec, PersonSpec, parse_chats, parse_people
 from handlers.sow_sla import CalendarSpec, SlaPolicy, parse_calendar, parse_sla
 
@@ -48,6 +49,7 @@ DEFAULT_SERVICES = ("online_support", "response_sla")
 SECTIONS: dict[str, Callable[[Node], dict[str, Any] | None]] = {
     "knowledge": parse_knowledge,
     "alerts": parse_alerts,
+    "obligations": parse_obligations,
 }
 _TOP_KEYS = frozenset({"engagement", "budget", "sla", "calendar", "people", "chats", *SECTIONS})
 _ENGAGEMENT_KEYS = frozenset(

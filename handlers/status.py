@@ -91,7 +91,7 @@ def render(view: Overview, locale: str) -> str:
 
 def show_status(ctx: Context, cmd: Parsed) -> None:
     """The engagement at a glance, then today's progress: what the daily sync would post."""
-    from handlers import delivery, knowledge_base, progress, progress_text, scope
+    from handlers import delivery, knowledge_base, obligations, progress, progress_text, scope
 
     today = clock.local(ctx.now, ctx.eng.timezone).date()
     sync = progress.daily(ctx.session, ctx.eng, today, ctx.now)
@@ -100,6 +100,7 @@ def show_status(ctx: Context, cmd: Parsed) -> None:
         scope.status_line(ctx.session, ctx.eng, ctx.locale),
         progress_text.daily_text(sync, ctx.locale, with_budget=False),
         *delivery.summary_lines(ctx.session, ctx.eng, ctx.locale),
+        *obligations.summary_lines(ctx.session, ctx.eng, today, ctx.locale),
     ]
     month = today.replace(day=1)
     first = progress.day_bounds(month, ctx.eng.timezone)[0]

@@ -573,4 +573,5 @@ class ApiToken(SQLModel, table=True):
 
 # Tables kept in modules of their own, registered with the others (Alembic, create_all).
 import storage.models_alerts  # noqa: E402
-import storage.models_knowledge  # noqa: E402, F401
+import storage.models_knowledge  # noqa: E402
+import storage.models_obligations  # noqa: E402, F401

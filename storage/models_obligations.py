@@ -1,0 +1,50 @@
+"""Recurring obligations' table (#16 part 3): each occurrence of an `[[obligations]]` entry,
+materialised for a bounded horizon ahead (`domain.obligations.HORIZON_DAYS`, topped up by the
+`obligations.plan` job), with its evidence and the notices already sent about it.
+
+`next_check_at` is when the sweep must look at it again (its next notice), None when nothing is
+left to send: the sweep reads only the rows that have come due, on that column's index.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import when as _when
+
+
+class ObligationOccurrence(SQLModel, table=True):
+    """One due date of one obligation (O-n): open, submitted (evidence in, the client's
+    acknowledgement awaited) or done; who recorded the evidence and who acknowledged it."""
+
+    __tablename__ = "obligation_occurrence"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "key", "due_on"),
+        UniqueConstraint("engagement_id", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    engagement_id: int = Field(foreign_key="engagement.id", index=True)
+    key: str = Field(max_length=40)  # the obligation's key in the engagement file
+    number: int  # O-n
+    due_on: date = Field(index=True)
+    state: str = Field(default="open", max_length=16)  # open | submitted | done
+    evidence_link: str | None = Field(default=None, max_length=500)
+    evidence_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    content_hash: str | None = Field(default=None, max_length=64)  # what the client acknowledges
+    submitted_at: datetime | None = _when(nullable=True)
+    submitted_by_id: int | None = Field(default=None, foreign_key="person.id")
+    done_at: datetime | None = _when(nullable=True)
+    done_by_id: int | None = Field(default=None, foreign_key="person.id")
+    reminded_at: datetime | None = _when(nullable=True)
+    overdue_at: datetime | None = _when(nullable=True)
+    escalated_at: datetime | None = _when(nullable=True)
+    next_check_at: datetime | None = _when(nullable=True, index=True)
+    created_at: datetime = _when()
+
+    @property
+    def ref(self) -> str:
+        return f"O-{self.number}"
