@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot.context import Context
@@ -249,40 +249,19 @@ TOKEN_PREFIX = "ra_"
 
 def create_token(session: Session, engagement_id: int, name: str, now: datetime) -> str:
     """A new token for `engagement_id`, returned once: only its SHA-256 is kept."""
-    token = signin.new_token(TOKEN_PREFIX)
-    session.add(AlertToken(token_hash=signin.digest(token), engagement_id=engagement_id,
-                           name=name, created_at=now))  # fmt: skip
-    return token
+    return signin.issue_token(session, AlertToken, engagement_id, name, now, TOKEN_PREFIX)
 
 
 def token_engagement(session: Session, token: str, now: datetime) -> int | None:
-    """The engagement a live token names (its last use noted, at most once a minute); None
-    when it is unknown or revoked."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    row = session.execute(
-        select(AlertToken).where(col(AlertToken.token_hash) == signin.digest(token))
-    ).scalar()
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= signin.LAST_USE_RESOLUTION:
-        row.last_used_at = now
-        session.add(row)
-    return int(row.engagement_id)
+    """The engagement a live token names (its last use noted); None when unknown or revoked."""
+    row = signin.live_token(session, AlertToken, token, now, TOKEN_PREFIX)
+    return None if row is None else int(row.engagement_id)
 
 
 def tokens(session: Session, engagement_id: int | None = None) -> list[AlertToken]:
-    query = select(AlertToken).order_by(col(AlertToken.id))
-    if engagement_id is not None:
-        query = query.where(col(AlertToken.engagement_id) == engagement_id)
-    return list(session.execute(query).scalars())
+    return signin.listed_tokens(session, AlertToken, engagement_id)
 
 
 def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
     """Revoke token `token_id`; False if there is no such live token."""
-    done = session.execute(
-        update(AlertToken)
-        .where(col(AlertToken.id) == token_id, col(AlertToken.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+    return signin.revoke_token(session, AlertToken, token_id, now)

@@ -12,12 +12,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from storage.models import ApiToken, ConsoleLink, ConsoleSession
+from storage.models_alerts import AlertToken
 
 API_TOKEN_PREFIX = "rt_"
 # A token's last use is written at most this often: reading the API is not a write each time.
@@ -120,20 +121,30 @@ def end_session(session: Session, token: str, now: datetime) -> None:
     )  # fmt: skip
 
 
-def create_api_token(session: Session, engagement_id: int, name: str, now: datetime) -> str:
-    token = new_token(API_TOKEN_PREFIX)
-    session.add(ApiToken(token_hash=digest(token), engagement_id=engagement_id, name=name,
-                         created_at=now))  # fmt: skip
+# The read API's tokens and the monitoring webhooks' share one life: issued once, kept as a
+# hash, live until revoked, their last use noted.
+Token = TypeVar("Token", ApiToken, AlertToken)
+
+
+def issue_token(
+    session: Session, model: type[Token], engagement_id: int, name: str, now: datetime,
+    prefix: str,
+) -> str:  # fmt: skip
+    token = new_token(prefix)
+    session.add(model(token_hash=digest(token), engagement_id=engagement_id, name=name,
+                      created_at=now))  # fmt: skip
     return token
 
 
-def api_token(session: Session, token: str, now: datetime) -> ApiToken | None:
+def live_token(
+    session: Session, model: type[Token], token: str, now: datetime, prefix: str
+) -> Token | None:
     """The live token `token` is, its last use noted (at most once a minute); None if it is
     unknown or revoked."""
-    if not token.startswith(API_TOKEN_PREFIX):
+    if not token.startswith(prefix):
         return None
-    row: ApiToken | None = session.execute(
-        select(ApiToken).where(col(ApiToken.token_hash) == digest(token))
+    row: Token | None = session.execute(
+        select(model).where(col(model.token_hash) == digest(token))
     ).scalar()
     if row is None or row.revoked_at is not None:
         return None
@@ -142,18 +153,35 @@ def api_token(session: Session, token: str, now: datetime) -> ApiToken | None:
     return row
 
 
-def api_tokens(session: Session, engagement_id: int | None = None) -> list[ApiToken]:
-    query = select(ApiToken).order_by(col(ApiToken.id))
+def listed_tokens(
+    session: Session, model: type[Token], engagement_id: int | None = None
+) -> list[Token]:
+    query = select(model).order_by(col(model.id))
     if engagement_id is not None:
-        query = query.where(col(ApiToken.engagement_id) == engagement_id)
+        query = query.where(col(model.engagement_id) == engagement_id)
     return list(session.execute(query).scalars())
 
 
-def revoke_api_token(session: Session, token_id: int, now: datetime) -> bool:
+def revoke_token(session: Session, model: type[Token], token_id: int, now: datetime) -> bool:
     """Revoke token `token_id`; False if there is no such live token."""
     done = session.execute(
-        update(ApiToken)
-        .where(col(ApiToken.id) == token_id, col(ApiToken.revoked_at).is_(None))
+        update(model).where(col(model.id) == token_id, col(model.revoked_at).is_(None))
         .values(revoked_at=now)
-    )
+    )  # fmt: skip
     return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def create_api_token(session: Session, engagement_id: int, name: str, now: datetime) -> str:
+    return issue_token(session, ApiToken, engagement_id, name, now, API_TOKEN_PREFIX)
+
+
+def api_token(session: Session, token: str, now: datetime) -> ApiToken | None:
+    return live_token(session, ApiToken, token, now, API_TOKEN_PREFIX)
+
+
+def api_tokens(session: Session, engagement_id: int | None = None) -> list[ApiToken]:
+    return listed_tokens(session, ApiToken, engagement_id)
+
+
+def revoke_api_token(session: Session, token_id: int, now: datetime) -> bool:
+    return revoke_token(session, ApiToken, token_id, now)
