@@ -24,10 +24,15 @@ run: $(VENV)/.installed
 	$(BIN)/rentian init --demo
 	$(BIN)/rentian serve
 
+# The tests run in parallel (pytest-xdist), one worker per core (`make test WORKERS=0`: in one
+# process); each worker has its own SQLite template and PostgreSQL database (tests/conftest.py).
+# Workers steal each other's queued tests, so one slow file does not leave a core idle at the end.
+WORKERS ?= auto
+
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 # `make bench SMOKE=1`: tiny sizes, no targets judged, a failing benchmark fails (CI's run);
 # `make bench BENCH="echo cli"`: only those. Results: benchmarks/results/<UTC time>.json.

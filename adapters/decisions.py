@@ -47,6 +47,17 @@ DECISIONS: dict[str, Decision] = {
     "sla.breach": Decision("SLA 超时", "SLA breach", (
         Button("响应", "Acknowledge", "/响应 {ref}", "/ack {ref}", "primary"),
     )),
+    # a client's new ticket the knowledge base may answer: the reporter closes it as answered
+    "ticket.suggested": Decision("知识库或可解答", "The knowledge base may answer", (
+        Button("已解决（知识库）", "Answered", "/已解决 {ref} 知识库", "/answered {ref}", "primary"),
+    )),
+    "obligation.ask_ack": Decision("定期义务待确认", "Obligation to acknowledge", (
+        Button("确认", "Acknowledge", "/义务 确认 {ref}", "/obligations ack {ref}", "primary"),
+    )),
+    # an upgrade window: the vendor PM and the client approver both sign before its start
+    "obligation.sign": Decision("升级窗口待签署", "Upgrade window to sign", (
+        Button("签署", "Sign", "/义务 签署 {ref}", "/obligations sign {ref}", "primary"),
+    )),
 }  # fmt: skip
 
 

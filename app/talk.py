@@ -90,6 +90,7 @@ def chat(args: argparse.Namespace) -> int:
             inbound = console.parse(args.chat, user, text, now=clock.now(), direct=args.direct,
                                     bot_names=runtime.bot_names)  # fmt: skip
             _print_outcome(runtime.bus.handle(inbound, deliver=True), args.chat, as_json=False)
+            sys.stdout.flush()  # a pipe is block-buffered: whoever reads it waits for this answer
     except KeyboardInterrupt:
         print()
         return 0

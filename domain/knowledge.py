@@ -4,12 +4,18 @@ ranked, and when the best article is good enough to offer. Pure: no database, no
 Normalising makes the forms people type match the forms articles are written in: full-width
 letters and digits become half-width (NFKC), traditional characters become simplified (a
 compact table of the characters an operations engagement uses: a conversion library costs
-more to import than the whole index takes to build), Latin letters lower-case.
+more to import than the whole index takes to build), Latin letters lower-case, and common
+typos are put right ("帐号" -> "账号", `domain.colloquial`), in questions and articles alike.
 
 Chinese has no spaces, so words come from jieba (search mode: "数据同步" gives 数据, 同步 and
 数据同步); jieba is imported on first use only, it takes ~0.1 s and its dictionary ~0.5 s.
 Each Chinese character of a word is also a term of lower weight, so a typo in one character
 ("卡屯" for "卡顿") still finds the article by the other.
+
+Synonyms are the built-in colloquial table (`domain.colloquial`: "连不上" for "连接失败") and an
+engagement's glossary, applied to the question only: both sides of a group find each other, so
+articles need no rewriting and the index does not depend on the glossary. A synonym found in an
+article stands in for the question's word it was found for, once, at `SYNONYM_WEIGHT`.
 
 Ranking is BM25 over those terms (our own ~40 lines: postings in dicts are fast enough for
 thousands of articles, and need neither numpy nor scipy). Whether to answer at all is decided
@@ -19,13 +25,17 @@ BM25 score depends on the question's length, a share does not.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from domain.colloquial import COLLOQUIAL, respell
 
 # Traditional -> simplified, for the characters of IT operations and of everyday questions.
 _TRADITIONAL = (  # pairs: a traditional character, then its simplified form
@@ -45,6 +55,7 @@ _STOP = (
     "他们 这 那 这个 那个 这些 那些 哪 哪个 什么 怎么 怎么办 怎样 如何 为什么 为何 能 能不能 可以 可不可以 "
     "会 要 想 请问 请 麻烦 一下 一个 帮 帮忙 给 让 把 被 对 从 到 上 下 里 中 时 时候 吗? 呢? 老是 总是 "
     "一直 突然 是不是 还是 全是 干嘛 多少 一张 要多久 能否 可否 今天 昨天 现在 刚才 又是 不 没 没有 不了 不能 怎么回事 咋 咋办 啥 谁 知道 问 问题 大家 "
+    "得 着 啦 呗 咯 嘞 哈 说 "  # chat's particles, and 说 as in "报错说…"
     "the a an is are was be to of in on for and or it i my we you how what why can do does not "
     "with this that please"
 )
@@ -55,8 +66,8 @@ TITLE_REPEAT = 2  # a title's words count this many times
 
 
 def normalise(text: str) -> str:
-    """Half-width, simplified, lower-case, single-spaced."""
-    text = unicodedata.normalize("NFKC", text).translate(_SIMPLIFY).lower()
+    """Half-width, simplified, lower-case, common typos put right, single-spaced."""
+    text = respell(unicodedata.normalize("NFKC", text).translate(_SIMPLIFY).lower())
     return _SPACE.sub(" ", text).strip()
 
 
@@ -95,30 +106,84 @@ def _add(weights: dict[str, float], word: str, weight: float) -> None:
                 weights[char] = weights.get(char, 0.0) + weight * CHAR_WEIGHT
 
 
-def expand(text: str, synonyms: Mapping[str, Sequence[str]]) -> dict[str, float]:
-    """The synonyms of what `text` says (`SYNONYM_WEIGHT` each): they help an article rank and
-    count as matching the question, but a question is not less covered for having them. A
-    Chinese glossary word is found anywhere in the text (jieba may cut it otherwise), a Latin
-    one only as a whole word."""
+class Stand(NamedTuple):
+    """A glossary word found in the question: the question's terms it stands over (those that
+    overlap it in the text), and its synonyms, each as the words an article must have."""
+
+    covers: frozenset[str]
+    synonyms: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What the synonyms of a question's words add to it (see `expand`)."""
+
+    stands: tuple[Stand, ...] = ()
+
+
+def expand(text: str, synonyms: Mapping[str, Sequence[str]]) -> Expansion:
+    """The synonyms of what `text` says. A Chinese glossary word is found anywhere in the text
+    (jieba may cut it otherwise), a Latin one only as a whole word. A synonym is cut as an
+    article's text is ("连接失败": 连接, 失败) and found in an article that has all its words;
+    it stands in for the question's terms its word overlaps ("登不上去": 登, 上去), see
+    `Index.search`."""
     flat = normalise(text)
     latin = set(_ASCII_WORD.findall(flat))
-    extra: dict[str, float] = {}
+    stands = []
+    question: list[str] | None = None
     for word, others in synonyms.items():
         if word in latin if _ASCII_WORD.fullmatch(word) else word in flat:
-            for other in others:
-                if other not in flat:
-                    _add(extra, other, SYNONYM_WEIGHT)
-    return extra
+            found = {_beyond(_words_of(other), flat) for other in others}  # what to look for
+            found.discard(())
+            if found:
+                question = question if question is not None else list(terms(text))
+                spans = _spans(word, flat)
+                covers = {t for t in question if _overlap(_spans(t, flat), spans)}
+                stands.append(Stand(frozenset(covers), tuple(sorted(found))))
+    return Expansion(tuple(stands))
+
+
+def _beyond(synonym: tuple[str, ...], flat: str) -> tuple[str, ...]:
+    """The synonym's words the question does not have, or all of them if it has every one
+    ("慢" in "巨慢": an article that says 慢 still covers 巨慢)."""
+    return tuple(word for word in synonym if word not in flat) or synonym
+
+
+def _spans(part: str, text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.start() + len(part)) for m in re.finditer(re.escape(part), text)]
+
+
+def _overlap(spans: Sequence[tuple[int, int]], others: Sequence[tuple[int, int]]) -> bool:
+    return any(start < end2 and start2 < end for start, end in spans for start2, end2 in others)
+
+
+@lru_cache(maxsize=4096)
+def _words_of(synonym: str) -> tuple[str, ...]:
+    return tuple(words(synonym))
 
 
 def synonym_table(groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """`{"卡顿": ["慢", "超时"]}` as a symmetric table: each word of a group finds the others."""
+    """`{"卡顿": ["慢", "超时"]}` as a symmetric table: each word of a group finds the others.
+    The built-in colloquial groups (`domain.colloquial`) come first; `groups` (an engagement's
+    glossary) extend them."""
+    table = {word: set(others) for word, others in _builtin_table().items()}
+    for word, others in _symmetric(groups).items():
+        table.setdefault(word, set()).update(others)
+    return {word: tuple(sorted(others)) for word, others in table.items()}
+
+
+@lru_cache(maxsize=1)
+def _builtin_table() -> dict[str, frozenset[str]]:
+    return _symmetric(COLLOQUIAL)
+
+
+def _symmetric(groups: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
     for head, others in groups.items():
         group = {normalise(w) for w in (head, *others) if normalise(w)}
         for word in group:
             table.setdefault(word, set()).update(group - {word})
-    return {word: tuple(sorted(others)) for word, others in table.items()}
+    return {word: frozenset(others) for word, others in table.items()}
 
 
 @dataclass(frozen=True)
@@ -139,6 +204,7 @@ class Index:
     postings: dict[str, dict[int, float]] = field(default_factory=dict)
     lengths: dict[int, float] = field(default_factory=dict)
     keys: list[int] = field(default_factory=list)
+    norms: dict[int, float] = field(default_factory=dict)  # BM25's length norm per article
 
     @classmethod
     def build(cls, docs: Iterable[Doc]) -> Index:
@@ -152,6 +218,9 @@ class Index:
             index.lengths[doc.key] = sum(weights.values())
             for term, weight in weights.items():
                 index.postings.setdefault(term, {})[doc.key] = weight
+        average = sum(index.lengths.values()) / (len(index.keys) or 1)
+        for key, length in index.lengths.items():
+            index.norms[key] = index.k1 * (1 - index.b + index.b * length / average)
         return index
 
     def idf(self, term: str) -> float:
@@ -159,29 +228,48 @@ class Index:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(
-        self, query: Mapping[str, float], limit: int = 3, extra: Mapping[str, float] | None = None
+        self, query: Mapping[str, float], limit: int = 3, extra: Expansion | None = None
     ) -> list[Hit]:
         """The best `limit` articles for `query` and its synonyms (`extra`), each with its
-        score and its coverage of `query`."""
-        if not self.keys:
-            return []
-        average = sum(self.lengths.values()) / len(self.keys)
+        score and its coverage of `query`. An article that has a synonym of a word found in
+        the question (all the synonym's words) but not the question's terms that word stands
+        over is credited with them once, at `SYNONYM_WEIGHT`: however many synonyms a word
+        has, and however common their words ("连不上": 连接, 失败, 无法), they count no more
+        than the word."""
+        weights = {term: qweight * self.idf(term) for term, qweight in query.items()}
+        saturation = self.k1 + 1
         scores: dict[int, float] = {}
         matched: dict[int, float] = {}
-        for term, qweight in (*query.items(), *(extra or {}).items()):
-            docs = self.postings.get(term)
-            if not docs:
-                continue
-            idf = self.idf(term)
-            for key, tf in docs.items():
-                norm = self.k1 * (1 - self.b + self.b * self.lengths[key] / average)
-                scores[key] = scores.get(key, 0.0) + qweight * idf * tf * (self.k1 + 1) / (
-                    tf + norm
+        for term, weight in weights.items():
+            for key, tf in self.postings.get(term, {}).items():
+                scores[key] = scores.get(key, 0.0) + weight * tf * saturation / (
+                    tf + self.norms[key]
                 )
-                matched[key] = matched.get(key, 0.0) + qweight * idf
-        total = sum(qweight * self.idf(term) for term, qweight in query.items()) or 1.0
-        best = sorted(scores, key=lambda key: (-scores[key], key))[:limit]
+                matched[key] = matched.get(key, 0.0) + weight
+        for key, covered in self._stood_in(weights, extra).items():
+            missing = SYNONYM_WEIGHT * sum(
+                weights[term] for term in covered if key not in self.postings.get(term, ())
+            )
+            scores[key] = scores.get(key, 0.0) + missing * saturation / (1 + self.norms[key])
+            matched[key] = matched.get(key, 0.0) + missing
+        total = sum(weights.values()) or 1.0
+        best = heapq.nsmallest(limit, scores, key=lambda key: (-scores[key], key))
         return [Hit(key, scores[key], min(1.0, matched[key] / total)) for key in best]
+
+    def _stood_in(
+        self, question: Mapping[str, float], extra: Expansion | None
+    ) -> dict[int, set[str]]:
+        """Per article having a synonym of a word found in the question (all the synonym's
+        words): the question's terms that word stands over."""
+        stood: dict[int, set[str]] = {}
+        for stand in extra.stands if extra is not None else ():
+            covered = {term for term in stand.covers if term in question}
+            for synonym in stand.synonyms if covered else ():
+                postings = [self.postings.get(word, {}) for word in synonym]
+                for key in min(postings, key=len):
+                    if all(key in p for p in postings):
+                        stood.setdefault(key, set()).update(covered)
+        return stood
 
 
 @dataclass(frozen=True)

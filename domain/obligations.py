@@ -4,6 +4,12 @@ each recurrence gives on the business calendar within the engagement's term, whe
 about an occurrence is due (remind the owner, say it is overdue, escalate), and whether it was
 met on time, late or missed.
 
+An obligation may be an upgrade window (`window = { start = "22:00", hours = 4 }`): on its due
+date it runs from `start` for `hours`, in the engagement's time zone. Both parties sign its plan
+before it starts; at the start the chat is told it begins — or, unsigned, that it must not; at
+the end the vendor is asked for the result and the client for the acknowledgement. Those three
+notices go out at their moment, whatever the hour: a window is usually at night.
+
 Due dates are business days: "monthly on the first working day" is the first day of the month
 the calendar (statutory holidays, 调休 make-up days, the engagement's own lists) counts as a
 working day; a fixed day of the month (1..28) or a weekday that is not a working day moves to
@@ -37,6 +43,11 @@ DONE: Final = "done"
 REMIND: Final = "remind"
 OVERDUE: Final = "overdue"
 ESCALATE: Final = "escalate"
+# An upgrade window's notices, at their moment whatever the hour.
+START: Final = "start"  # signed by both parties: it begins now
+BLOCKED: Final = "blocked"  # its start came without both signatures: it must not begin
+END: Final = "end"  # it began and is over: the result and the client's acknowledgement, please
+WINDOW_HOURS_MAX: Final = 12
 
 # Compliance of one occurrence.
 ON_TIME: Final = "on_time"
@@ -66,6 +77,12 @@ class Obligation:
     evidence: str = "report"
     remind_days: int = 3
     grace_days: int = 2
+    window_start: str = ""  # an upgrade window: "HH:MM" local time on the due date …
+    window_hours: int = 0  # … for this many hours (1..WINDOW_HOURS_MAX); 0: not a window
+
+    @property
+    def is_window(self) -> bool:
+        return self.window_hours > 0
 
     @property
     def needs_link(self) -> bool:
@@ -74,17 +91,19 @@ class Obligation:
 
     @property
     def needs_ack(self) -> bool:
-        """Done only when the client approver acknowledges it."""
-        return self.evidence in ("acknowledgement", "both")
+        """Done only when the client approver acknowledges it (an upgrade window always)."""
+        return self.is_window or self.evidence in ("acknowledgement", "both")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Obligation:
+        span = data.get("window") or {}
         return cls(
             key=str(data["key"]), service=str(data["service"]), title=str(data["title"]),
             owner=str(data["owner"]), every=str(data["every"]), day=str(data.get("day", "")),
             dates=tuple(date.fromisoformat(d) for d in data.get("dates", ())),
             evidence=str(data.get("evidence", "report")),
             remind_days=int(data.get("remind_days", 3)), grace_days=int(data.get("grace_days", 2)),
+            window_start=str(span.get("start", "")), window_hours=int(span.get("hours", 0)),
         )  # fmt: skip
 
 
@@ -195,6 +214,24 @@ def window(
     return max(today, term_start), min(today + timedelta(days=days), term_end)
 
 
+# -- upgrade windows --------------------------------------------------------------------------
+
+
+def window_span(ob: Obligation, due: date, timezone: str) -> tuple[datetime, datetime] | None:
+    """When an upgrade window due on `due` starts and ends (UTC); None for other obligations."""
+    if not ob.is_window:
+        return None
+    hour, minute = (int(part) for part in ob.window_start.split(":"))
+    start = datetime.combine(due, time(hour, minute), ZoneInfo(timezone)).astimezone(UTC)
+    return start, start + timedelta(hours=ob.window_hours)
+
+
+def evidence_due(ob: Obligation, due: date, timezone: str) -> date:
+    """The last day evidence is on time: the due date; for a window, the day it ends."""
+    span = window_span(ob, due, timezone)
+    return span[1].astimezone(ZoneInfo(timezone)).date() if span else due
+
+
 # -- notices ----------------------------------------------------------------------------------
 
 
@@ -203,38 +240,64 @@ class Times:
     """When each notice about an occurrence is due (UTC)."""
 
     remind: datetime  # opening of the working day `remind_days` before the due date
-    overdue: datetime  # opening of the first working day after the due date
+    overdue: datetime  # opening of the first working day after the evidence was due
     escalate: datetime  # opening of the working day `grace_days` working days after that
+    start: datetime | None = None  # an upgrade window's start and end
+    end: datetime | None = None
 
 
-def times(ob: Obligation, cal: Calendar, due: date, timezone: str) -> Times:
+def times(
+    ob: Obligation, cal: Calendar, due: date, timezone: str, submitted_on: date | None = None
+) -> Times:
+    """When each notice is due. Evidence in (`submitted_on`) and awaiting the client's
+    acknowledgement: the client has `grace_days` working days from then (at least one) before
+    the escalation, however late the evidence came."""
     zone = ZoneInfo(timezone)
 
     def opening(day: date) -> datetime:
         return cal.next_open(datetime.combine(day, time(0), zone).astimezone(UTC))
 
-    first_late = next_working_day(cal, due, inclusive=False) or due + _DAY
+    last = evidence_due(ob, due, timezone)
+    first_late = next_working_day(cal, last, inclusive=False) or last + _DAY
+    span = window_span(ob, due, timezone)
+    escalate = opening(working_days_after(cal, first_late, ob.grace_days))
+    if submitted_on is not None:
+        answer_by = working_days_after(cal, submitted_on, max(ob.grace_days, 1))
+        escalate = max(escalate, opening(answer_by))
     return Times(
         remind=opening(working_days_before(cal, due, ob.remind_days)),
         overdue=opening(first_late),
-        escalate=opening(working_days_after(cal, first_late, ob.grace_days)),
+        escalate=escalate,
+        start=span[0] if span else None,
+        end=span[1] if span else None,
     )
 
 
 @dataclass(frozen=True)
 class Decision:
     """What the sweep does for an occurrence now: the notices to send (each once), and when
-    to look at it again (None: never — it is done, or every notice went out)."""
+    to look at it again: at `next_check` (None: never — it is done, or every notice went out)
+    or, `at_opening`, at the calendar's next opening if that comes first (a notice came due
+    outside business hours)."""
 
     send: tuple[str, ...]
     next_check: datetime | None
+    at_opening: bool = False
 
 
-def decide(state: str, sent: frozenset[str], when: Times, now: datetime, is_open: bool) -> Decision:
+def decide(
+    state: str,
+    sent: frozenset[str],
+    when: Times,
+    now: datetime,
+    is_open: bool,
+    approved: bool = False,
+) -> Decision:
     """The notices due for an occurrence in `state` with `sent` already out. A reminder that
     comes due after the occurrence is overdue is dropped (the overdue notice says more);
-    outside business hours nothing is sent and the next check is left to the caller's
-    `next_open`."""
+    outside business hours they wait for the next opening. An upgrade window (`when.start`)
+    also has its start — or, not `approved` by both parties by then, its block — and its end,
+    which go out at their moment whatever the hour."""
     if state == DONE:
         return Decision((), None)
     schedule = [(REMIND, when.remind), (OVERDUE, when.overdue), (ESCALATE, when.escalate)]
@@ -242,20 +305,39 @@ def decide(state: str, sent: frozenset[str], when: Times, now: datetime, is_open
         schedule = [(ESCALATE, when.escalate)]
     pending = [(notice, at) for notice, at in schedule if notice not in sent]
     due = [notice for notice, at in pending if at <= now]
-    if due and not is_open:
-        return Decision((), now)  # the caller moves it to the next opening
+    waiting = bool(due) and not is_open
+    if waiting:
+        due = []
     if REMIND in due and (OVERDUE in due or OVERDUE in sent):
         due.remove(REMIND)
     later = [at for notice, at in pending if at > now]
-    return Decision(tuple(due), min(later) if later else None)
+    timed = _window(sent, when, now, approved)
+    if timed.next_check is not None:
+        later.append(timed.next_check)
+    return Decision((*timed.send, *due), min(later) if later else None, waiting)
+
+
+def _window(sent: frozenset[str], when: Times, now: datetime, approved: bool) -> Decision:
+    """An upgrade window's own notices due now, and when the next one is: the start (or the
+    block, unsigned), then the end. A window that passed while nobody looked is told by its
+    end alone."""
+    if when.start is None or when.end is None or BLOCKED in sent or END in sent:
+        return Decision((), None)
+    if START in sent:
+        return Decision((END,), None) if now >= when.end else Decision((), when.end)
+    if now < when.start:
+        return Decision((), when.start)
+    if not approved:
+        return Decision((BLOCKED,), None)
+    return Decision((START,), when.end) if now < when.end else Decision((END,), None)
 
 
 # -- compliance -------------------------------------------------------------------------------
 
 
 def standing(due: date, performed_on: date | None, escalate_at: datetime, now: datetime) -> str:
-    """On time (performed on or before its due date), late (after it), missed (not performed
-    and past its grace period), else pending."""
+    """On time (performed on or before the day its evidence was due — `evidence_due`), late
+    (after it), missed (not performed and past its grace period), else pending."""
     if performed_on is not None:
         return ON_TIME if performed_on <= due else LATE
     return MISSED if now >= escalate_at else PENDING

@@ -2,7 +2,7 @@
 
 `plan` (hourly) materialises each obligation's occurrences (O-n) for the next
 `domain.obligations.HORIZON_DAYS` days of the engagement's term — never more, so the work a
-run does does not grow with history. `sweep` (every 15 minutes) handles the occurrences whose
+run does does not grow with history. `sweep` (every minute) handles the occurrences whose
 `next_check_at` has come: it reminds the owner before the due date, posts to the engagement's
 chats once one is overdue, and escalates to the PM and the customer manager after the grace
 period — each once (a marker on the row and a dedupe key on the message), at business hours.
@@ -10,17 +10,24 @@ period — each once (a marker on the row and a dedupe key on the message), at b
 The vendor records the evidence (`/义务 完成 O-3 链接 备注`); an obligation whose evidence is
 the client's acknowledgement becomes done when the client approver signs it (`/义务 确认 O-3`),
 under the sign-off rule of acceptance (`domain.signoff.CLIENT_ONLY`), on the evidence's content
-hash. `compliance` and `summary_lines` are for /进度, the weekly report and the digest.
+hash.
+
+An upgrade window (an obligation with `window`) is changed only as signed: the vendor records its
+plan (`/义务 方案 O-5 链接 说明`), the vendor PM and the client approver both sign it before the
+window starts (`/义务 签署 O-5`, `domain.signoff.BOTH_PARTIES`, subject `O-5/window`; a new plan
+voids earlier signatures). At the start the sweep tells the chats it begins — or, unsigned, that
+it must not, and the PM and customer manager too; at the end it asks the owner for the result
+and the client approver for the acknowledgement, which closes it as above. `compliance` and `summary_lines` are for /进度, the weekly report and the digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from base.errors import InvalidState, NotFound, PermissionDenied, UsageError
@@ -28,6 +35,7 @@ from bot import clock, notify
 from bot.assurance import SIGNING, permits
 from bot.commands import Parsed, Ref
 from bot.context import Context
+from bot.i18n import tr
 from bot.scheduler import Run
 from bot.sweep import sweep as sweep_due
 from domain import catalog, signoff
@@ -41,7 +49,9 @@ from storage.models import Engagement, Person
 from storage.models_obligations import ObligationOccurrence as Occ
 
 LINK_MAX = 500
-_LINK = re.compile(r"https?://[^\s，。；、）」]+", re.I)  # a link ends at a space or CJK punctuation
+_LINK = re.compile(
+    r"https?://[^\s，。；、）」]+", re.I
+)  # a link ends at a space or CJK punctuation
 _LIST_LIMIT = 40
 _SOON_DAYS = 30
 _RECENT_DAYS = 30
@@ -49,6 +59,9 @@ _MARKERS = {
     rules.REMIND: "reminded_at",
     rules.OVERDUE: "overdue_at",
     rules.ESCALATE: "escalated_at",
+    rules.START: "started_at",
+    rules.BLOCKED: "blocked_at",
+    rules.END: "ended_at",
 }
 ESCALATION_ROLES = frozenset({"vendor_pm", "customer_manager"})
 
@@ -61,9 +74,15 @@ def _obligations(engagement: Engagement) -> dict[str, rules.Obligation]:
     return {ob.key: ob for ob in rules.obligations_of(engagement.rules)}
 
 
-def _title(obs: dict[str, rules.Obligation], occ: Occ) -> str:
+def _title(obs: dict[str, rules.Obligation], occ: Occ, timezone: str) -> str:
+    """The obligation's title; an upgrade window's with its time: `季度升级窗口 12-05 22:00–02:00`."""
     ob = obs.get(occ.key)
-    return ob.title if ob else occ.key
+    title = ob.title if ob else occ.key
+    if occ.window_start_at is None or occ.window_end_at is None:
+        return title
+    start = clock.local(occ.window_start_at, timezone)
+    end = clock.local(occ.window_end_at, timezone)
+    return f"{title} {start:%m-%d %H:%M}–{end:%H:%M}"
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -93,6 +112,7 @@ def top_up(session: Session, engagement: Engagement, now: datetime) -> int:
         when = rules.times(obs[key], cal, due, engagement.timezone)
         session.add(Occ(engagement_id=engagement.id, key=key, due_on=due, created_at=now,
                         number=next_number(session, engagement.id, "O"),
+                        window_start_at=when.start, window_end_at=when.end,
                         next_check_at=when.remind if when.remind > now else now))  # fmt: skip
         made += 1
     session.flush()
@@ -123,28 +143,60 @@ def _check(ctx: Context, occ: Occ) -> None:
         ctx.session.add(occ)
         return
     cal = ctx.policy.calendar
-    when = rules.times(ob, cal, occ.due_on, ctx.eng.timezone)
+    when = _times(ctx.eng, ob, occ)
     sent = frozenset(n for n, attr in _MARKERS.items() if getattr(occ, attr) is not None)
-    decision = rules.decide(occ.state, sent, when, ctx.now, cal.is_open(ctx.now))
+    decision = rules.decide(occ.state, sent, when, ctx.now, cal.is_open(ctx.now),
+                            approved=occ.approved_at is not None)  # fmt: skip
     for notice in decision.send:
         _send(ctx, ob, occ, notice)
         setattr(occ, _MARKERS[notice], ctx.now)
     occ.next_check_at = decision.next_check
-    if decision.next_check is not None and decision.next_check <= ctx.now:
-        occ.next_check_at = cal.next_open(ctx.now + timedelta(minutes=1))
+    if decision.at_opening:
+        opening = cal.next_open(ctx.now + timedelta(minutes=1))
+        occ.next_check_at = min(opening, decision.next_check or opening)
     ctx.session.add(occ)
+
+
+def _times(engagement: Engagement, ob: rules.Obligation, occ: Occ) -> rules.Times:
+    """The occurrence's notice times (with evidence in, the client's time to acknowledge runs
+    from then); a window's as it was planned and signed, even if the engagement file has moved
+    the window since."""
+    submitted = None
+    if occ.state == rules.SUBMITTED and occ.submitted_at is not None:
+        submitted = clock.local(occ.submitted_at, engagement.timezone).date()
+    cal = policy_of(engagement).calendar
+    when = rules.times(ob, cal, occ.due_on, engagement.timezone, submitted)
+    if occ.window_start_at is None or occ.window_end_at is None:
+        return when
+    return replace(when, start=occ.window_start_at, end=occ.window_end_at)
 
 
 def _send(ctx: Context, ob: rules.Obligation, occ: Occ, notice: str) -> None:
     code, locale = ctx.eng.code, ctx.locale
     key, kind = f"obligation:{code}:{occ.ref}:{notice}", f"obligation.{notice}"
+    title = _title({ob.key: ob}, occ, ctx.eng.timezone)
     if notice == rules.REMIND:
+        unsigned = ob.is_window and occ.approved_at is None
+        reminder = (text.window_reminder if unsigned else text.reminder)(code, occ, title, locale)
         for person in owners(ctx.session, ctx.eng_id, ob.owner):
-            ctx.notify(person, text.reminder(code, occ, ob.title, locale), kind, occ.ref, key)
+            ctx.notify(person, reminder, kind, occ.ref, key)
+        if unsigned and occ.window_hash is not None:
+            _ask_signatures(ctx, occ, title, key=f"{key}:sign")
+    elif notice in (rules.START, rules.END):
+        ctx.announce(text.window_notice(notice, occ, title, locale), kind, occ.ref, key)
+        if notice == rules.END:
+            for person in owners(ctx.session, ctx.eng_id, ob.owner):
+                ctx.notify(person, text.window_result(code, occ, title, locale), kind,
+                           occ.ref, f"{key}:owner")  # fmt: skip
+    elif notice == rules.BLOCKED:
+        missing = "、".join(tr(locale, *signatures.SEAT_NAMES[p]) for p in _unsigned(ctx, occ))
+        ctx.announce(text.blocked(occ, title, missing, locale), kind, occ.ref, key)
+        ctx.notify_roles(set(ESCALATION_ROLES), f"{code} {text.blocked(occ, title, missing, locale)}",
+                         kind, occ.ref, f"{key}:escalate")  # fmt: skip
     elif notice == rules.OVERDUE:
-        ctx.announce(text.overdue(occ, ob.title, locale), kind, occ.ref, key)
+        ctx.announce(text.overdue(occ, title, locale), kind, occ.ref, key)
     else:
-        ctx.notify_roles(set(ESCALATION_ROLES), text.escalation(code, occ, ob.title, locale),
+        ctx.notify_roles(set(ESCALATION_ROLES), text.escalation(code, occ, title, locale),
                          kind, occ.ref, key)  # fmt: skip
     ctx.audit(kind, occ.ref, key=occ.key, due=occ.due_on.isoformat())
 
@@ -165,22 +217,29 @@ def owners(session: Session, engagement_id: int, owner: str) -> list[Person]:
 
 
 def obligations_command(ctx: Context, cmd: Parsed) -> None:
-    """/义务 | /义务 完成 O-3 链接 备注 | /义务 确认 O-3"""
+    """/义务 | /义务 完成 O-3 链接 备注 | /义务 确认 O-3 | /义务 方案 O-5 链接 说明 | /义务 签署 O-5"""
     action, ref = cmd.arg("action") or "list", cmd.arg("ref")
     rest = (cmd.arg("rest") or "").strip()
     if action == "list":
         if ref is not None or rest:
-            raise UsageError(ctx.tr("用法：/义务，/义务 完成 O-n 链接 备注，/义务 确认 O-n",
-                                    "Usage: /obligations, /obligations done O-n LINK NOTE, /obligations ack O-n"))  # fmt: skip
+            raise UsageError(ctx.tr("用法：/义务，/义务 完成 O-n 链接 备注，/义务 确认 O-n，"
+                                    "/义务 方案 O-n 链接 说明，/义务 签署 O-n",
+                                    "Usage: /obligations, /obligations done O-n LINK NOTE, /obligations ack O-n, "
+                                    "/obligations plan O-n LINK NOTE, /obligations sign O-n"))  # fmt: skip
         _list(ctx)
         return
     if ref is None:
         raise UsageError(ctx.tr("请写明义务编号，例如 O-3。", "Name the obligation, e.g. O-3."))
+    if action in ("ack", "sign") and rest:
+        raise UsageError(ctx.tr("用法：/义务 {a} O-n", "Usage: /obligations {b} O-n",
+                                a="确认" if action == "ack" else "签署", b=action))  # fmt: skip
     if action == "done":
         _done(ctx, ref, rest)
+    elif action == "plan":
+        _plan(ctx, ref, rest)
+    elif action == "sign":
+        _sign(ctx, ref)
     else:
-        if rest:
-            raise UsageError(ctx.tr("用法：/义务 确认 O-n", "Usage: /obligations ack O-n"))
         _ack(ctx, ref)
 
 
@@ -211,24 +270,52 @@ def _list(ctx: Context) -> None:
             slot = 3
         else:
             slot = 0 if occ.due_on < today else 1 if occ.due_on == today else 2
-        sections[slot].append(text.line(occ, _title(obs, occ), ctx.locale))
+        sections[slot].append(text.line(occ, _title(obs, occ, ctx.eng.timezone), ctx.locale))
     sections[3] = sections[3][-5:]
     heads = text.heads(ctx.locale)
     ctx.reply(text.listing(list(zip(heads, sections, strict=True)), ctx.locale), "obligation.list")
 
 
-def content_hash(code: str, occ: Occ, link: str, note: str) -> str:
-    """What the client acknowledges: sha256 of the canonical JSON of the evidence."""
-    data = [code, occ.ref, occ.key, occ.due_on.isoformat(), link, note]
-    return hashlib.sha256(canonical(data).encode()).hexdigest()
+def evidence_content(code: str, occ: Occ) -> list[str]:
+    """What the client approver acknowledges (`content_hash`): the evidence as recorded."""
+    return [code, occ.ref, occ.key, occ.due_on.isoformat(), occ.evidence_link or "",
+            occ.evidence_note or ""]  # fmt: skip
 
 
-def _done(ctx: Context, ref: Ref, rest: str) -> None:
+def window_content(code: str, occ: Occ) -> list[str]:
+    """What both parties sign before an upgrade window (`window_hash`): its subject, time (UTC,
+    ISO 8601) and plan."""
+    return [code, occ.window_subject, occ.key, iso(occ.window_start_at), iso(occ.window_end_at),
+            occ.plan_link or "", occ.plan_note or ""]  # fmt: skip
+
+
+def content_hash(code: str, occ: Occ) -> str:
+    """sha256 of the canonical JSON of `evidence_content`."""
+    return _sha(evidence_content(code, occ))
+
+
+def window_hash(code: str, occ: Occ) -> str:
+    """sha256 of the canonical JSON of `window_content`."""
+    return _sha(window_content(code, occ))
+
+
+def _sha(content: list[str]) -> str:
+    return hashlib.sha256(canonical(content).encode()).hexdigest()
+
+
+def iso(moment: datetime | None) -> str:
+    """A time as the hashes write it: UTC, ISO 8601 ("" when unset)."""
+    return moment.astimezone(UTC).isoformat() if moment is not None else ""
+
+
+def _vendors(ctx: Context, ref: Ref) -> tuple[Occ, rules.Obligation]:
+    """The occurrence the vendor records something on: it exists, its obligation is still in
+    the engagement file, and it is not done."""
     assert ctx.actor is not None
     if ctx.actor.party != "vendor":
-        raise PermissionDenied(ctx.tr("只有厂商人员可以提交义务的完成证明；甲方审批人用 /义务 确认 {r}。",
-                                      "Only the vendor records an obligation as done; the client approver "
-                                      "acknowledges it with /obligations ack {r}.", r=ref))  # fmt: skip
+        raise PermissionDenied(ctx.tr("只有厂商人员可以提交义务的方案和完成证明；甲方审批人用 /义务 确认 {r}。",
+                                      "Only the vendor records an obligation's plan and evidence; the client "
+                                      "approver acknowledges it with /obligations ack {r}.", r=ref))  # fmt: skip
     occ = find(ctx, ref)
     ob = _obligations(ctx.eng).get(occ.key)
     if ob is None:
@@ -236,11 +323,24 @@ def _done(ctx: Context, ref: Ref, rest: str) -> None:
     if occ.state == rules.DONE:
         raise InvalidState(ctx.tr("{r} 已于 {t} 完成。", "{r} was done at {t}.", r=ref,
                                   t=ctx.when(occ.done_at or ctx.now)))  # fmt: skip
+    return occ, ob
+
+
+def _link_and_note(ctx: Context, rest: str) -> tuple[str, str]:
+    """`https://… 备注` → the link (up to a space or CJK punctuation) and the note, bounded."""
     found = _LINK.match(rest.strip())
     link = found.group(0) if found else ""
-    note = rest.strip()[len(link):].lstrip(" ，,；;") if found else rest.strip()
+    note = rest.strip()[len(link) :].lstrip(" ，,；;") if found else rest.strip()
     limits.enforce_text(ctx.locale, LINK_MAX, link=link)
     limits.enforce_text(ctx.locale, limits.TEXT_MAX, note=note)
+    return link, note
+
+
+def _done(ctx: Context, ref: Ref, rest: str) -> None:
+    occ, ob = _vendors(ctx, ref)
+    if ob.is_window:
+        _window_ran(ctx, occ, ref)
+    link, note = _link_and_note(ctx, rest)
     if ob.needs_link and not link:
         raise UsageError(ctx.tr("{r} 需要报告：请附上 http(s) 链接，例如 /义务 完成 {r} https://… 备注",
                                 "{r} needs a report: give its http(s) link, e.g. /obligations done {r} https://… NOTE",
@@ -249,20 +349,19 @@ def _done(ctx: Context, ref: Ref, rest: str) -> None:
         raise UsageError(
             ctx.tr("请写明完成情况（链接或备注）。", "Say what was done (a link or a note).")
         )
-    digest = content_hash(ctx.eng.code, occ, link, note)
-    occ.evidence_link, occ.evidence_note, occ.content_hash = link or None, note or None, digest
+    occ.evidence_link, occ.evidence_note = link or None, note or None
+    digest = occ.content_hash = content_hash(ctx.eng.code, occ)
     occ.submitted_at, occ.submitted_by_id = ctx.now, ctx.person_id
-    title = ob.title
+    title = _title({ob.key: ob}, occ, ctx.eng.timezone)
     if ob.needs_ack:
         occ.state = rules.SUBMITTED
-        when = rules.times(ob, ctx.policy.calendar, occ.due_on, ctx.eng.timezone)
-        occ.next_check_at = None if occ.escalated_at else max(when.escalate, ctx.now)
+        occ.next_check_at = ctx.now  # the sweep decides what is left to send, and when
         ctx.session.add(occ)
         ctx.audit("obligation.submitted", occ.ref, key=occ.key, due=occ.due_on.isoformat(),
                   link=link, note=note, hash=digest)  # fmt: skip
         ctx.reply(text.submitted(occ, title, digest, ctx.locale), "obligation.submitted", occ.ref)
         ctx.notify_roles({"client_approver"}, text.ask_ack(ctx.eng.code, occ, title, ctx.locale),
-                         "obligation.submitted", occ.ref)  # fmt: skip
+                         "obligation.ask_ack", occ.ref)  # fmt: skip
         return
     occ.state, occ.done_at, occ.done_by_id, occ.next_check_at = (
         rules.DONE,
@@ -276,15 +375,125 @@ def _done(ctx: Context, ref: Ref, rest: str) -> None:
     ctx.reply(text.done(occ, title, ctx.locale), "obligation.done", occ.ref)
 
 
-def _ack(ctx: Context, ref: Ref) -> None:
-    """The client approver's signature on the evidence's content hash (as acceptance's)."""
+def _window_ran(ctx: Context, occ: Occ, ref: Ref) -> None:
+    """An upgrade window's result is recorded only once it was signed by both and began."""
+    start = occ.window_start_at
+    if occ.approved_at is None:
+        raise InvalidState(ctx.tr("升级窗口 {r} 未获双方签署，不能进行，也不能记录完成。",
+                                  "Upgrade window {r} was not signed by both parties: it may not run, "
+                                  "nor be recorded as done.", r=ref))  # fmt: skip
+    if start is not None and ctx.now < start:
+        raise InvalidState(ctx.tr("升级窗口 {r} 将于 {t} 开始，开始后才能记录结果。",
+                                  "Upgrade window {r} starts at {t}: record its result once it has begun.",
+                                  r=ref, t=ctx.when(start)))  # fmt: skip
+
+
+def _plan(ctx: Context, ref: Ref, rest: str) -> None:
+    """The vendor's plan for an upgrade window: what both parties sign before it starts. A new
+    plan voids the signatures given on the old one."""
+    occ, ob = _vendors(ctx, ref)
+    start = occ.window_start_at
+    if not ob.is_window or start is None:
+        raise InvalidState(ctx.tr("{r} 不是升级窗口，无需方案：完成后发送 /义务 完成 {r} 链接 备注。",
+                                  "{r} is not an upgrade window: no plan needed; when done, send "
+                                  "/obligations done {r} LINK NOTE.", r=ref))  # fmt: skip
+    _before_start(ctx, start, ref)
+    link, note = _link_and_note(ctx, rest)
+    if not link:
+        raise UsageError(ctx.tr("请附上升级方案的 http(s) 链接（含回退方案），例如 /义务 方案 {r} https://… 说明",
+                                "Give the upgrade plan's http(s) link (with its rollback), e.g. "
+                                "/obligations plan {r} https://… NOTE", r=ref))  # fmt: skip
+    title = _title({ob.key: ob}, occ, ctx.eng.timezone)
+    voided = signatures.void(ctx, occ.window_subject)
+    occ.plan_link, occ.plan_note, occ.approved_at = link, note or None, None
+    occ.window_hash = window_hash(ctx.eng.code, occ)
+    ctx.session.add(occ)
+    ctx.audit("obligation.plan", occ.ref, key=occ.key, link=link, note=note, hash=occ.window_hash,
+              start=iso(start), end=iso(occ.window_end_at), voided=len(voided))  # fmt: skip
+    ctx.reply(text.planned(occ, title, len(voided), ctx.locale), "obligation.plan", occ.ref)
+    _ask_signatures(ctx, occ, title)
+
+
+def _before_start(ctx: Context, start: datetime, ref: Ref) -> None:
+    if ctx.now >= start:
+        raise InvalidState(ctx.tr("升级窗口 {r} 已于 {t} 开始：方案和签署必须在开始之前。",
+                                  "Upgrade window {r} began at {t}: its plan and signatures had to come "
+                                  "before.", r=ref, t=ctx.when(start)))  # fmt: skip
+
+
+def _ask_signatures(ctx: Context, occ: Occ, title: str, key: str | None = None) -> None:
+    """Ask each party that has not signed the window's plan yet (a button where the platform
+    has them)."""
+    missing = _unsigned(ctx, occ)
+    roles = {role for seat in signoff.BOTH_PARTIES if seat.party in missing for role in seat.roles}
+    message = text.ask_sign(ctx.eng.code, occ, title, ctx.locale)
+    for person in notify.people_with_roles(ctx.session, ctx.eng_id, roles):
+        if ctx.actor is None or ctx.actor.person is not person:
+            ctx.notify(person, message, "obligation.sign", occ.ref,
+                       f"{key}:{person.id}" if key else None)  # fmt: skip
+
+
+def _unsigned(ctx: Context, occ: Occ) -> list[str]:
+    """The parties whose signature on the window's current plan is still missing."""
+    held = {
+        row.party
+        for row in signatures.active(ctx.session, ctx.eng_id, occ.window_subject)
+        if row.content_hash == occ.window_hash
+    }
+    return [seat.party for seat in signoff.BOTH_PARTIES if seat.party not in held]
+
+
+def _sign(ctx: Context, ref: Ref) -> None:
+    """The vendor PM's or the client approver's signature on an upgrade window's plan; the
+    second one approves the window."""
+    _proven(ctx)
+    occ = find(ctx, ref)
+    ob = _obligations(ctx.eng).get(occ.key)
+    start = occ.window_start_at
+    if ob is None or not ob.is_window or start is None:
+        raise InvalidState(ctx.tr("{r} 不是升级窗口：无需签署。", "{r} is not an upgrade window: nothing to sign.", r=ref))  # fmt: skip
+    _before_start(ctx, start, ref)
+    if occ.plan_link is None:
+        raise InvalidState(ctx.tr("升级窗口 {r} 还没有方案：厂商先发送 /义务 方案 {r} 链接 说明。",
+                                  "Upgrade window {r} has no plan yet: the vendor first sends "
+                                  "/obligations plan {r} LINK NOTE.", r=ref))  # fmt: skip
+    title = _title({ob.key: ob}, occ, ctx.eng.timezone)
+    digest = window_hash(ctx.eng.code, occ)
+    what = ctx.tr("升级窗口 {r}", "upgrade window {r}", r=ref)
+    decision = signatures.sign(ctx, occ.window_subject, signoff.BOTH_PARTIES, digest, what)
+    assert ctx.actor is not None
+    ctx.audit("obligation.window_signed", occ.window_subject, hash=digest, person=ctx.actor.key,
+              party=ctx.actor.party)  # fmt: skip
+    if not decision.complete:
+        awaited = signatures.awaited(decision, ctx.locale)
+        ctx.reply(
+            text.signed_waiting(occ, title, awaited, ctx.locale), "obligation.signed", occ.ref
+        )
+        _ask_signatures(ctx, occ, title)
+        return
+    occ.approved_at = ctx.now
+    ctx.session.add(occ)
+    ctx.audit("obligation.window_approved", occ.ref, hash=digest)
+    approved = text.approved(occ, title, ctx.locale)
+    ctx.reply(approved, "obligation.approved", occ.ref)
+    ctx.announce(approved, "obligation.approved", occ.ref)
+
+
+def _proven(ctx: Context) -> None:
+    """Signing needs a sender the channel proves (a group chat, or signed email)."""
     assert ctx.actor is not None and ctx.inbound is not None
     if not permits(
         ctx.inbound.assurance, SIGNING, email_signing=ctx.vocabulary.email_signing(ctx.eng)
     ):
-        raise PermissionDenied(ctx.tr("无法确认这条消息确实由你发出：确认义务需要确认身份，请在项目群里发送。",
-                                      "This message cannot be proven to come from you: acknowledging an "
-                                      "obligation needs a proven sender. Send it in the engagement's group chat."))  # fmt: skip
+        raise PermissionDenied(ctx.tr("无法确认这条消息确实由你发出：签署和确认义务需要确认身份，请在项目群里发送。",
+                                      "This message cannot be proven to come from you: signing or acknowledging "
+                                      "an obligation needs a proven sender. Send it in the engagement's group chat."))  # fmt: skip
+
+
+def _ack(ctx: Context, ref: Ref) -> None:
+    """The client approver's signature on the evidence's content hash (as acceptance's)."""
+    _proven(ctx)
+    assert ctx.actor is not None
     occ = find(ctx, ref)
     if occ.state == rules.DONE:
         raise InvalidState(ctx.tr("{r} 已于 {t} 完成。", "{r} was done at {t}.", r=ref,
@@ -304,7 +513,7 @@ def _ack(ctx: Context, ref: Ref) -> None:
     ctx.audit(
         "obligation.acknowledged", occ.ref, hash=digest, person=ctx.actor.key, party=ctx.actor.party
     )
-    title = _title(_obligations(ctx.eng), occ)
+    title = _title(_obligations(ctx.eng), occ, ctx.eng.timezone)
     reply = text.acknowledged(ctx.actor.name, occ, title, ctx.locale)
     ctx.reply(reply, "obligation.acknowledged", occ.ref)
     ctx.notify_roles({"vendor_pm"}, f"{ctx.eng.code} {reply}", "obligation.acknowledged", occ.ref)
@@ -343,7 +552,8 @@ def compliance(session: Session, engagement: Engagement, start: date, end: date)
         if occ.state == rules.DONE and occ.submitted_at is not None:
             performed = clock.local(occ.submitted_at, engagement.timezone).date()
         escalate = rules.times(ob, cal, occ.due_on, engagement.timezone).escalate
-        standing = rules.standing(occ.due_on, performed, escalate, now)
+        due = rules.evidence_due(ob, occ.due_on, engagement.timezone)
+        standing = rules.standing(due, performed, escalate, now)
         if occ.state == rules.SUBMITTED and standing == rules.MISSED:
             standing = rules.PENDING
         {rules.ON_TIME: result.on_time, rules.LATE: result.late, rules.MISSED: result.missed,
@@ -351,19 +561,36 @@ def compliance(session: Session, engagement: Engagement, start: date, end: date)
     return result
 
 
+def overdue(session: Session, engagement: Engagement, today: date, show: int = 5
+            ) -> tuple[int, list[str]]:  # fmt: skip
+    """How many occurrences of the file's obligations are not done past their due date, and
+    the refs of the `show` oldest. The one rule for "overdue" (chat summaries and console)."""
+    wanted = list(_obligations(engagement))
+    if not wanted:
+        return 0, []
+    late = (col(Occ.engagement_id) == engagement.id, col(Occ.state) != rules.DONE,
+            col(Occ.due_on) < today, col(Occ.key).in_(wanted))  # fmt: skip
+    count = session.execute(select(func.count()).select_from(Occ).where(*late)).scalar_one()
+    if not count or not show:
+        return int(count), []
+    numbers = session.execute(select(col(Occ.number)).where(*late)
+                              .order_by(col(Occ.due_on), col(Occ.number)).limit(show)).scalars()  # fmt: skip
+    return int(count), [f"O-{n}" for n in numbers]
+
+
 def summary_lines(session: Session, engagement: Engagement, today: date, locale: str) -> list[str]:
     """Lines for /进度, the weekly report and the digest: what is overdue or due within a week,
     and the month's compliance so far; none when the engagement has no obligations."""
-    if not _obligations(engagement):
+    obs = _obligations(engagement)
+    if not obs:
         return []
-    soon = today + timedelta(days=7)
-    rows = session.execute(select(col(Occ.number), col(Occ.due_on)).where(
+    late, refs = overdue(session, engagement, today)
+    upcoming = session.execute(select(func.count()).select_from(Occ).where(
         col(Occ.engagement_id) == engagement.id, col(Occ.state) != rules.DONE,
-        col(Occ.due_on) <= soon, col(Occ.due_on) >= today - timedelta(days=366),
-    ).order_by(col(Occ.due_on)).limit(200)).all()  # fmt: skip
-    overdue = [f"O-{n}" for n, due in rows if due < today]
-    upcoming = sum(1 for _, due in rows if due >= today)
+        col(Occ.due_on) >= today, col(Occ.due_on) <= today + timedelta(days=7),
+        col(Occ.key).in_(list(obs)),
+    )).scalar_one()  # fmt: skip
     since = today.replace(day=1)
     met = compliance(session, engagement, since, today)
-    return text.summary(overdue, upcoming, len(met.on_time), len(met.late), len(met.missed),
-                        since, locale)  # fmt: skip
+    return text.summary(late, refs, int(upcoming), len(met.on_time), len(met.late),
+                        len(met.missed), since, locale)  # fmt: skip

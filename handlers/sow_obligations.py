@@ -14,6 +14,9 @@
     evidence = "report"             # report | acknowledgement | both
     remind_days = 3                 # working days before the due date
     grace_days = 2                  # working days after it before escalating
+    window = { start = "22:00", hours = 4 }   # an upgrade window: both parties sign its plan
+                                    # before it starts; evidence "acknowledgement" or "both"
+                                    # (the default for a window): the client confirms the end
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ import re
 from typing import Any
 
 from domain import catalog
-from domain.obligations import EVERY, EVIDENCE, MONTH_DAYS, WEEKDAYS
+from domain.obligations import EVERY, EVIDENCE, MONTH_DAYS, WEEKDAYS, WINDOW_HOURS_MAX
 from handlers.filereader import Node, show, valid_choices
 
 _KEYS = frozenset({
     "key", "service", "title", "owner", "every", "day", "dates", "evidence", "remind_days",
-    "grace_days",
+    "grace_days", "window",
 })  # fmt: skip
 _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 MAX_OBLIGATIONS = 50
 MAX_DATES = 400
 
@@ -78,16 +82,41 @@ def _one(t: Node, people: set[str]) -> dict[str, Any] | None:
         t.add("dates", 'only with every = "dates"')
     if len(dates) > MAX_DATES:
         t.add("dates", f"at most {MAX_DATES} dates")
-    evidence = t.choice("evidence", EVIDENCE, "evidence", "report")
+    window, windowed = _window(t), t.get("window") is not None
+    evidence = t.choice("evidence", EVIDENCE, "evidence", "both" if windowed else "report")
+    if windowed and evidence == "report":
+        t.add("evidence", 'an upgrade window ends with the client\'s acknowledgement: '
+                          '"acknowledgement" or "both"')  # fmt: skip
     remind = t.whole("remind_days", 0, 20, 3)
     grace = t.whole("grace_days", 0, 20, 2)
     if not (key and title and service and owner and every):
         return None
-    return {
+    parsed = {
         "key": key, "service": service, "title": title, "owner": owner, "every": every,
         "day": day, "dates": [d.isoformat() for d in dates], "evidence": evidence,
         "remind_days": remind, "grace_days": grace,
     }  # fmt: skip
+    if window:
+        parsed["window"] = window
+    return parsed
+
+
+def _window(t: Node) -> dict[str, Any] | None:
+    """`window = { start = "HH:MM", hours = N }`: an upgrade window, or None."""
+    if t.get("window") is None:
+        return None
+    span = t.table("window", ("start", "hours"))
+    if not span.valid:
+        return None
+    start = span.text("start", required=True)
+    if start and not _CLOCK.fullmatch(start):
+        span.add("start", f'bad time {show(start)} (HH:MM, 24-hour, e.g. "22:00")')
+    hours = 0
+    if span.get("hours") is None:
+        span.add("hours", f"required: how long the window is (1..{WINDOW_HOURS_MAX} hours)")
+    else:
+        hours = span.whole("hours", 1, WINDOW_HOURS_MAX, 0)
+    return {"start": start, "hours": hours} if start and hours else None
 
 
 def _day(t: Node, every: str) -> str:

@@ -132,9 +132,10 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
                                                "{h}: service out of scope, needs a change request.",
                                                h=text.headline(ticket, locale)),
                          "ticket.out_of_scope", ticket.ref)  # fmt: skip
-    if ctx.actor.party != "vendor":
-        lines += _answers(ctx, ticket)
-    ctx.reply("\n".join(lines), "ticket.opened", ticket.ref)
+    answers = _answers(ctx, ticket) if ctx.actor.party != "vendor" else []
+    # A reply that suggests articles has a kind of its own: its card gets the "answered" button.
+    kind = "ticket.suggested" if answers else "ticket.opened"
+    ctx.reply("\n".join([*lines, *answers]), kind, ticket.ref)
     if severity in ("P1", "P2"):
         ctx.notify_roles({"vendor_pm", "customer_manager"},
                          ctx.tr("新的 {s} 工单 {h}（{c}）", "New {s} ticket {h} ({c})", s=severity,
@@ -144,8 +145,9 @@ def open_ticket(ctx: Context, severity: str, service_word: str | None, title: st
 
 def _answers(ctx: Context, ticket: Ticket) -> list[str]:
     """What the knowledge base may already answer, for a client's new ticket: up to three
-    articles, and how to close the ticket if one does (`/已解决 T-n 知识库`). Only where the
-    engagement file has a `[knowledge]` section: elsewhere it costs `/工单` nothing."""
+    articles, and how to close the ticket if one does (`/已解决 T-n 知识库`, also the button of
+    the reply's card, kind `ticket.suggested`). Only where the engagement file has a
+    `[knowledge]` section: elsewhere it costs `/工单` nothing."""
     if "knowledge" not in (ctx.eng.rules or {}):
         return []
     from handlers import knowledge_base  # loaded when a client opens a ticket, not before

@@ -43,8 +43,31 @@ class ObligationOccurrence(SQLModel, table=True):
     overdue_at: datetime | None = _when(nullable=True)
     escalated_at: datetime | None = _when(nullable=True)
     next_check_at: datetime | None = _when(nullable=True, index=True)
+    # An upgrade window (the obligation has `window`): when it runs, the plan both parties sign
+    # before its start (`window_hash`, signatures on subject `O-n/window`), and the notices of
+    # its start (or of its being blocked, unsigned) and end.
+    window_start_at: datetime | None = _when(nullable=True)
+    window_end_at: datetime | None = _when(nullable=True)
+    plan_link: str | None = Field(default=None, max_length=500)
+    plan_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    window_hash: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = _when(nullable=True)
+    started_at: datetime | None = _when(nullable=True)
+    blocked_at: datetime | None = _when(nullable=True)
+    ended_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
 
     @property
     def ref(self) -> str:
         return f"O-{self.number}"
+
+    @property
+    def window_subject(self) -> str:
+        """The signatures' subject for the upgrade window's plan."""
+        return window_subject(self.ref)
+
+
+def window_subject(ref: str) -> str:
+    """`O-5` → `O-5/window`: what both parties sign before an upgrade window starts (the
+    occurrence's own subject `O-5` is the client's acknowledgement of its evidence)."""
+    return f"{ref}/window"

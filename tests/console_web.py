@@ -11,10 +11,9 @@ from fastapi.testclient import TestClient
 from app.http import create_app
 from app.runtime import Runtime
 from bot import clock
-from config.settings import DEMO_ENGAGEMENT
 from storage import signin
 from storage.db import transaction
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, demo_text
 
 BASE = "http://127.0.0.1:8080"
 
@@ -40,11 +39,12 @@ def signed_in(runtime: Runtime, user: str, channel: str = "console") -> TestClie
     return browser
 
 
-def other_engagement(runtime: Runtime, folder: Path, shared: tuple[str, ...] = ("zhoumin",)
-                     ) -> ConsoleHarness:  # fmt: skip
+def other_engagement(runtime: Runtime, folder: Path, shared: tuple[str, ...] = ("zhoumin",),
+                     extra: str = "") -> ConsoleHarness:  # fmt: skip
     """The demo's English twin (EN-2026) with console accounts of its own (`en-…`), except
-    `shared` ones: the customer manager holds that role in both engagements."""
-    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8")
+    `shared` ones: the customer manager holds that role in both engagements. `extra`: more
+    sections of the engagement file (`[[obligations]]`…)."""
+    text = demo_text(obligations=False) + extra
     text = text.replace('locale = "zh-CN"', 'locale = "en"').replace('"DEMO-2026"', '"EN-2026"')
     text = text.replace('id = "demo-group"', 'id = "en-group"')
     text = re.sub(r'console = "([a-z]+)"',

@@ -5,6 +5,7 @@ This drives the real bus, handlers and database; only the person typing is simul
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from handlers import engagements
 from handlers.sow import load_engagement_file
 from storage.db import transaction
 from storage.models import OutboxMessage
+
+_OBLIGATIONS = re.compile(r"^\[\[obligations\]\]\n(?:(?!\[).*(?:\n|$))*", re.M)
+
+
+def demo_text(*, obligations: bool = True) -> str:
+    """The demo engagement file's text; `obligations=False`: without its `[[obligations]]`, for
+    a test that declares its own, or whose scheduler must say nothing about them."""
+    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8")
+    return text if obligations else _OBLIGATIONS.sub("", text)
 
 
 def english_engagement(folder: Path) -> Path:

@@ -95,6 +95,7 @@ def test_as_without_a_name_says_who_you_are_and_an_unknown_name_is_refused(
 
 def test_ctrl_c_ends_the_chat_quietly(demo_db: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RENTIAN_DB": demo_db, "RENTIAN_NOW": NOW}
+    env.pop("PYTHONUNBUFFERED", None)  # a pipe as a script has it: each answer must be flushed
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "chat", "--chat", "demo-group", "--user", "wangli"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -61,7 +61,9 @@ def two(demo: ConsoleHarness, tmp_path: Path) -> ConsoleHarness:
     other = console_web.other_engagement(demo.runtime, tmp_path)
     demo.at("2026-11-20T10:00:00+08:00")
     for harness, prefix in ((demo, ""), (other, "en-")):
-        assert harness.one(f"{prefix}liuyang", "/ticket P3 report export slow").kind == "ticket.opened"
+        assert (
+            harness.one(f"{prefix}liuyang", "/ticket P3 report export slow").kind == "ticket.opened"
+        )
         harness.one(f"{prefix}zhaogang", "/log 2h T-1 slow query")
     demo.at("2026-12-01T10:00:00+08:00")
     for harness, prefix in ((demo, ""), (other, "en-")):
@@ -74,6 +76,7 @@ def test_every_route_answers_only_for_what_each_person_may_see(two: ConsoleHarne
     routes = _routes(app)
     assert any(r.startswith("/api/v1/") for r in routes) and "/e/{code}" in routes
     assert any("evidence" in r for r in routes) and any("statements" in r for r in routes)
+    assert "/api/v1/engagements/{code}/obligations" in routes  # walked like every other read
     token_of = {code: console_web.api_token(two.runtime, code) for code in CODES}
     walked = 0
     for account, home in [*_accounts(), ("nobody", "")]:

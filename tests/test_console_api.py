@@ -302,6 +302,7 @@ def test_the_schema_lists_every_read_and_nothing_else(demo: ConsoleHarness):
         "/v1/engagements", "/v1/engagements/{code}", "/v1/engagements/{code}/tickets",
         "/v1/engagements/{code}/worklogs", "/v1/engagements/{code}/signatures",
         "/v1/engagements/{code}/budget", "/v1/engagements/{code}/sla",
+        "/v1/engagements/{code}/obligations",
     }  # fmt: skip
     assert set(schema["paths"]) == paths  # no webhook, sign-in, page or evidence route
     assert "webhooks" not in schema

@@ -371,6 +371,9 @@ async def inbox(servers: MailServers, user: str) -> list[EmailMessage]:
         raw = next(bytes(line) for line in fetched.lines if isinstance(line, bytearray))
         messages.append(message_from_bytes(raw, policy=default))
     await client.logout()
+    # Closed here, not when the server's goodbye is read: the test's event loop may end first,
+    # and a transport collected unclosed warns in whichever test runs next.
+    client.protocol.transport.close()
     return messages  # type: ignore[return-value]
 
 

@@ -89,7 +89,7 @@ def test_decide_sends_each_notice_once_and_only_in_business_hours() -> None:
     assert rules.decide(rules.OPEN, frozenset(), when, now, True).send == (rules.REMIND,)
     assert rules.decide(rules.OPEN, frozenset({rules.REMIND}), when, now, True).send == ()
     night = rules.decide(rules.OPEN, frozenset(), when, now, False)
-    assert night.send == () and night.next_check == now
+    assert night.send == () and night.at_opening
     late = datetime(2026, 12, 3, 2, tzinfo=UTC)
     assert rules.decide(rules.OPEN, frozenset(), when, late, True).send == (rules.OVERDUE,)
     after = datetime(2026, 12, 4, 2, tzinfo=UTC)
@@ -108,3 +108,51 @@ def test_standing() -> None:
     assert rules.standing(due, date(2026, 12, 2), escalate, now) == rules.LATE
     assert rules.standing(due, None, escalate, now) == rules.MISSED
     assert rules.standing(due, None, escalate, datetime(2026, 12, 2, tzinfo=UTC)) == rules.PENDING
+
+
+def test_an_upgrade_windows_span_in_its_time_zone_and_when_evidence_is_due() -> None:
+    window = ob(every="dates", day="", dates=(date(2026, 12, 5),), window_start="22:00",
+                window_hours=4, evidence="both")  # fmt: skip
+    assert window.is_window and window.needs_ack
+    start, end = rules.window_span(window, date(2026, 12, 5), "Asia/Shanghai") or (None, None)
+    assert (start, end) == (
+        datetime(2026, 12, 5, 14, tzinfo=UTC),
+        datetime(2026, 12, 5, 18, tzinfo=UTC),
+    )
+    # It ends after midnight (Sunday 6 Dec, 02:00): its result is on time that day.
+    assert rules.evidence_due(window, date(2026, 12, 5), "Asia/Shanghai") == date(2026, 12, 6)
+    when = rules.times(window, CAL, date(2026, 12, 5), "Asia/Shanghai")
+    assert (when.start, when.end) == (start, end)
+    assert when.overdue == datetime(2026, 12, 7, 1, tzinfo=UTC)  # Monday 09:00, after the 6th
+    assert rules.window_span(ob(), date(2026, 12, 1), "Asia/Shanghai") is None
+    assert rules.evidence_due(ob(), date(2026, 12, 1), "Asia/Shanghai") == date(2026, 12, 1)
+
+
+def test_decide_a_windows_start_block_and_end_at_their_moment_whatever_the_hour() -> None:
+    start, end = datetime(2026, 12, 5, 14, tzinfo=UTC), datetime(2026, 12, 5, 18, tzinfo=UTC)
+    when = rules.Times(remind=datetime(2026, 12, 2, 1, tzinfo=UTC),
+                       overdue=datetime(2026, 12, 7, 1, tzinfo=UTC),
+                       escalate=datetime(2026, 12, 9, 1, tzinfo=UTC), start=start, end=end)  # fmt: skip
+    reminded = frozenset({rules.REMIND})
+    before = rules.decide(rules.OPEN, reminded, when, datetime(2026, 12, 4, tzinfo=UTC), True)
+    assert before == rules.Decision((), start)  # the next look is the start
+    # At the start, on a Saturday night (not business hours): a signed window begins…
+    at_start = rules.decide(rules.OPEN, reminded, when, start, False, approved=True)
+    assert at_start.send == (rules.START,) and at_start.next_check == end
+    # … an unsigned one is blocked, and nothing more of the window is said.
+    blocked = rules.decide(rules.OPEN, reminded, when, start, False, approved=False)
+    assert blocked.send == (rules.BLOCKED,) and blocked.next_check == when.overdue
+    after_block = rules.decide(rules.OPEN, reminded | {rules.BLOCKED}, when, end, False)
+    assert after_block.send == () and after_block.next_check == when.overdue
+    # The end, once begun; then only the evidence's notices are left.
+    started = reminded | {rules.START}
+    assert rules.decide(rules.OPEN, started, when, end, False).send == (rules.END,)
+    assert rules.decide(rules.SUBMITTED, started, when, end, False).send == (rules.END,)
+    ended = started | {rules.END}
+    assert rules.decide(rules.OPEN, ended, when, end, False) == rules.Decision((), when.overdue)
+    # A window that passed while nobody looked is told by its end alone.
+    late = rules.decide(rules.OPEN, reminded, when, end, False, approved=True)
+    assert late.send == (rules.END,)
+    # A business-hours notice that waits for the opening does not hold back the window's.
+    waiting = rules.decide(rules.OPEN, frozenset(), when, start, False, approved=True)
+    assert waiting.send == (rules.START,) and waiting.at_opening and waiting.next_check == end

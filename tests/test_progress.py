@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from app.runtime import Runtime
-from config.settings import DEMO_ENGAGEMENT
-from tests.harness import ConsoleHarness
+from tests.harness import ConsoleHarness, demo_text
 
 
 @pytest.fixture
 def autumn(runtime: Runtime, tmp_path: Path) -> ConsoleHarness:
     """The demo engagement started in September, applied (and its chat bound) on 10-05."""
-    text = DEMO_ENGAGEMENT.read_text(encoding="utf-8").replace(
+    text = demo_text(obligations=False).replace(
         "start = 2026-11-01", "start = 2026-09-01"
     )
     path = tmp_path / "autumn.toml"

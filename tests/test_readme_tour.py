@@ -2,8 +2,9 @@
 
 Every chat line of the tour is said as its speaker and must be answered: with a refusal
 (`error.*`) where the README says it is refused, with no refusal anywhere else. Every shell
-line runs as the operator would type it (shell variables and `$(date +%F)` expanded), and the
-SLA ladder's ticks must queue the alert their comment names. Meanwhile a real `rentian serve`
+line runs as the operator would type it (shell variables, `$(date +%F)` and `NAME=$(rentian
+…)` expanded; `curl` posts to the running server, in the tour's 8080's place), and the SLA
+ladder's ticks must queue the alert their comment names. Meanwhile a real `rentian serve`
 on the same database must not take the console's replies away from the console.
 """
 
@@ -58,7 +59,7 @@ def tour_steps() -> list[Step]:
     steps: list[Step] = []
     chat = "demo-group"
     for kind, body in _BLOCK.findall(TOUR):
-        for line in body.splitlines():
+        for line in body.replace("\\\n", " ").splitlines():
             comment = line[line.index("#") :] if re.search(r"\s#\s", line) else ""
             code = _COMMENT.sub("", line).strip()
             if not code and comment and steps:  # a comment continued on the next line
@@ -126,12 +127,26 @@ def _say(step: Step, capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]
     return replies
 
 
+_CAPTURE = re.compile(r"^(\w+)=\$\((.*)\)$")
+
+
 def _shell(step: Step, variables: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     line = step.text.replace("$(date +%F)", variables["TODAY"])
     for statement in (part.strip() for part in line.split(";")):
         words = shlex.split(
             re.sub(r"\$\{?(\w+)\}?", lambda m: variables.get(m.group(1), ""), statement)
         )
+        captured = _CAPTURE.match(statement)
+        if captured:  # T=$(.venv/bin/rentian …): its output, as the shell would keep it
+            inner = shlex.split(captured.group(2))
+            assert inner[0] == ".venv/bin/rentian", statement
+            code, out = _run(inner[1:], capsys)
+            assert code == 0, (statement, out)
+            variables[captured.group(1)] = out.strip()
+            continue
+        if words and words[0] == "curl":
+            _curl(words, variables["PORT"])
+            continue
         if not words or words[0] in ("make",):
             continue
         if "=" in words[0] and words[0][0].isalpha():  # R=…, D=…
@@ -154,6 +169,26 @@ def _shell(step: Step, variables: dict[str, str], capsys: pytest.CaptureFixture[
                 assert rung and f"queued sla.{rung.group(1)} T-1" in out, (statement, out)
 
 
+def _curl(words: list[str], port: str) -> None:
+    """`curl -s -H … -d … URL` against the tour's server (README's 127.0.0.1:8080)."""
+    headers: dict[str, str] = {}
+    data: str | None = None
+    url = ""
+    rest = iter(words[1:])
+    for word in rest:
+        if word == "-H":
+            name, _, value = next(rest).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(rest)
+        elif not word.startswith("-"):
+            url = word.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    assert url.startswith("http://127.0.0.1:"), words
+    answer = httpx.request("POST" if data is not None else "GET", url, headers=headers,
+                           content=data, timeout=30)  # fmt: skip
+    assert answer.status_code == 200, (words, answer.text)
+
+
 @pytest.mark.parametrize("instant", INSTANTS)
 def test_the_readme_tour_runs_as_written(
     instant: str,
@@ -164,9 +199,9 @@ def test_the_readme_tour_runs_as_written(
     monkeypatch.setenv("RENTIAN_NOW", instant)
     monkeypatch.setenv("RENTIAN_DB", f"sqlite:///{tmp_path / 'data' / 'rentian.db'}")
     assert _run(["init", "--demo"], capsys)[0] == 0  # what `make run` does before it serves
-    server, _ = _serve({**os.environ, "PYTHONPATH": str(ROOT)})
+    server, port = _serve({**os.environ, "PYTHONPATH": str(ROOT)})
     today = clock.local(clock.parse_instant(instant), "Asia/Shanghai").date().isoformat()
-    variables = {"TODAY": today}
+    variables = {"TODAY": today, "PORT": str(port)}
     try:
         for step in tour_steps():
             if step.kind == "sh":

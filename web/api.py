@@ -30,6 +30,8 @@ from web.access import Viewer
 from web.api_models import (
     Budget,
     EngagementPage,
+    ObligationPage,
+    ObligationState,
     Problem,
     ProblemDetail,
     Severity,
@@ -202,6 +204,33 @@ def list_signatures(
         row = _engagement(session, seat.engagement_id)
         items, next_key = queries.signatures(session, row, subject, window)
     return SignaturePage(items=items, next_cursor=_next(next_key, "s"))
+
+
+@router.get("/engagements/{code}/obligations", response_model=ObligationPage, responses=_ERRORS)
+def list_obligations(
+    request: Request,
+    who: Caller,
+    code: Code,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    state: ObligationState | None = None,
+    key: Annotated[str | None, Query(max_length=40, pattern=_KEY,
+                                     description="the obligation's key in the engagement file")] = None,
+    since: Annotated[date | None, Query(alias="from", description="due on or after")] = None,
+    until: Annotated[date | None, Query(alias="to", description="due on or before")] = None,
+) -> ObligationPage:  # fmt: skip
+    """The engagement's recurring obligations, one item per occurrence (O-n) by number: its
+    due date, state, evidence and who recorded and acknowledged it; for an upgrade window, its
+    time and the signatures on its plan."""
+    seat = seat_for(who, code)
+    if since is not None and until is not None and since > until:
+        raise _invalid("query.from", "from is after to")
+    window = queries.Window(_decode_key(cursor, "o"), limit)
+    wanted = queries.ObligationFilter(state, key, since, until)
+    with reading(request) as session:
+        row = _engagement(session, seat.engagement_id)
+        items, next_key = queries.obligations(session, row, wanted, window)
+    return ObligationPage(items=items, next_cursor=_next(next_key, "o"))
 
 
 @router.get("/engagements/{code}/budget", response_model=Budget, responses=_ERRORS)

@@ -15,6 +15,10 @@ from pydantic import BaseModel, Field
 Severity = Literal["P1", "P2", "P3", "P4"]
 TicketStatus = Literal["open", "in_progress", "pending", "resolved", "closed"]
 Phase = Literal["not_started", "start", "execution", "ended"]
+# An obligation occurrence's states and an upgrade window's standing (held in the tests to
+# `domain.obligations` and `web.views.obligation_records`).
+ObligationState = Literal["open", "submitted", "done"]
+WindowState = Literal["unplanned", "planned", "approved", "blocked", "started", "ended"]
 
 T = TypeVar("T")
 
@@ -163,6 +167,48 @@ class Sla(BaseModel):
     total: SlaTotal
 
 
+class UpgradeWindow(BaseModel):
+    """An upgrade window: when it runs, the plan both parties sign before it starts."""
+
+    start_at: datetime | None
+    end_at: datetime | None
+    state: WindowState
+    plan_link: str | None
+    plan_note: str | None
+    plan_hash: str | None = Field(
+        description="SHA-256 of the plan both parties sign (subject `O-n/window`)"
+    )
+    signed_by: list[Literal["client", "vendor"]] = Field(
+        description="the parties whose signature holds on the plan as it stands"
+    )
+    approved_at: datetime | None
+    started_at: datetime | None
+    blocked_at: datetime | None
+    ended_at: datetime | None
+
+
+class Obligation(BaseModel):
+    ref: str = Field(description="`O-3`")
+    number: int
+    key: str = Field(description="the obligation's key in the engagement file")
+    title: str
+    due_on: date
+    state: ObligationState
+    overdue: bool = Field(description="not done, and its due date (the engagement's) has passed")
+    evidence_link: str | None
+    evidence_note: str | None
+    content_hash: str | None = Field(
+        description="SHA-256 of the evidence the client acknowledges (subject `O-n`)"
+    )
+    submitted_at: datetime | None
+    submitted_by: PersonRef | None
+    done_at: datetime | None
+    done_by: PersonRef | None = Field(description="who acknowledged it, or recorded it done")
+    window: UpgradeWindow | None = Field(
+        description="null unless the obligation is an upgrade window"
+    )
+
+
 class EngagementPage(Page[Engagement]):
     pass
 
@@ -176,4 +222,8 @@ class WorkLogPage(Page[WorkLog]):
 
 
 class SignaturePage(Page[Signature]):
+    pass
+
+
+class ObligationPage(Page[Obligation]):
     pass

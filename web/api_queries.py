@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col
 
 from bot import clock
+from domain import obligations as obligation_rules
 from domain.catalog import SEVERITIES
 from domain.policy import policy_of
 from handlers import budget, checklist, statement
@@ -29,7 +30,10 @@ from handlers.progress_weekly import Attainment, attainment
 from handlers.status import phase_of
 from handlers.ticket_sla import TicketSla
 from storage.models import Engagement, Person, Signature, Ticket, WorkLog
+from storage.models_obligations import ObligationOccurrence as Occ
 from web import api_models as out
+from web.views import obligation_records
+from web.views import obligations as obligation_views
 
 SCAN_MAX = 2000  # rows one filtered page may look at
 _FILTER_BATCH = 200  # rows fetched at a time when Python filters them
@@ -219,6 +223,65 @@ def signatures(
         )
         for s, key, name in rows
     ], next_key
+
+
+# -- recurring obligations --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObligationFilter:
+    state: str | None = None
+    key: str | None = None  # the obligation's key in the engagement file
+    since: date | None = None  # due on or after, inclusive
+    until: date | None = None  # due on or before, inclusive
+
+
+def obligations(
+    session: Session, row: Engagement, wanted: ObligationFilter, window: Window
+) -> tuple[list[out.Obligation], int | None]:
+    """A page of the engagement's obligation occurrences by number (O-n)."""
+    query: Select[*tuple[Any, ...]] = select(Occ).where(col(Occ.engagement_id) == row.id)
+    if wanted.state is not None:
+        query = query.where(col(Occ.state) == wanted.state)
+    if wanted.key is not None:
+        query = query.where(col(Occ.key) == wanted.key)
+    if wanted.since is not None:
+        query = query.where(col(Occ.due_on) >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(col(Occ.due_on) <= wanted.until)
+    rows, next_key = keyset(session, query, Occ.number, window, lambda found: found[0].number)
+    found: list[Occ] = [r[0] for r in rows]
+    names = _names(session, {i for o in found for i in (o.submitted_by_id, o.done_by_id) if i})
+    titles = obligation_records.titles(row)
+    today = clock.local(clock.now(), row.timezone).date()
+    return [_obligation(session, row, o, titles, names, today) for o in found], next_key
+
+
+def _obligation(session: Session, row: Engagement, o: Occ, titles: dict[str, str],
+                names: dict[int, out.PersonRef], today: date) -> out.Obligation:  # fmt: skip
+    def at(moment: datetime | None) -> datetime | None:
+        return None if moment is None else clock.local(moment, row.timezone)
+
+    window = None
+    if o.window_start_at is not None:
+        missing = obligation_views.unsigned(session, row, o)
+        window = out.UpgradeWindow(
+            start_at=at(o.window_start_at), end_at=at(o.window_end_at),
+            state=obligation_records.window_state(o),  # type: ignore[arg-type]
+            plan_link=o.plan_link, plan_note=o.plan_note, plan_hash=o.window_hash,
+            signed_by=[p for p in ("vendor", "client") if p not in missing],
+            approved_at=at(o.approved_at), started_at=at(o.started_at),
+            blocked_at=at(o.blocked_at), ended_at=at(o.ended_at),
+        )  # fmt: skip
+    return out.Obligation(
+        ref=o.ref, number=o.number, key=o.key, title=titles.get(o.key, o.key), due_on=o.due_on,
+        state=o.state,  # type: ignore[arg-type]
+        overdue=o.state != obligation_rules.DONE and o.due_on < today,
+        evidence_link=o.evidence_link, evidence_note=o.evidence_note, content_hash=o.content_hash,
+        submitted_at=at(o.submitted_at), done_at=at(o.done_at),
+        submitted_by=names.get(o.submitted_by_id) if o.submitted_by_id else None,
+        done_by=names.get(o.done_by_id) if o.done_by_id else None, window=window,
+    )  # fmt: skip
 
 
 # -- budget and SLA ---------------------------------------------------------------------------

@@ -56,13 +56,16 @@ def signatures_page(request: Request, code: str) -> Response:
     def local(moment: datetime) -> str:
         return clock.local(moment, timezone).strftime("%Y-%m-%d %H:%M")
 
+    def local_iso(moment: str) -> str:
+        return local(datetime.fromisoformat(moment)) if moment else "—"
+
     def role_name(role: str) -> str:
         return ROLES[role].name(locale) if role in ROLES else role
 
     return page(request, "signatures.html", locale, viewer=viewer, seat=seat, records=records,
-                chain=chain, months=months, local=local, role_name=role_name,
-                kind_name=lambda kind: views.kind_name(kind, locale),
-                state_name=lambda state: views.state_name(state, locale))  # fmt: skip
+                chain=chain, months=months, local=local, local_iso=local_iso,
+                role_name=role_name, kind_name=lambda kind: views.kind_name(kind, locale),
+                state_name=lambda state, kind="": views.state_name(state, locale, kind))  # fmt: skip
 
 
 @router.get("/e/{code}/evidence.zip")

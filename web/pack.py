@@ -5,7 +5,9 @@ trusting the server that made it.
 What is in it:
 - `records/<kind>-<ref>.json`: the signed content exactly as hashed (`content`: its canonical
   JSON is what the SHA-256 was taken of), its content hash and its signatures, each with the
-  audit entry that recorded it; `records/<kind>-<ref>.html`: the same, for people;
+  audit entry that recorded it; `records/<kind>-<ref>.html`: the same, for people. A recurring
+  obligation's evidence (`obligation-O-n`) and an upgrade window's plan (`window-O-n`) are there
+  too, signed or not, with the audit entry that recorded them (`recorded_by`);
 - `audit.jsonl`: the chain from the engagement's first entry to its last (for a month: the
   entries of that month and of its records' signatures), one entry a line. The chain is
   shared by every engagement of the server: another engagement's entry in that range gives
@@ -109,7 +111,7 @@ class _Pack:
 def build(session: Session, engagement: Engagement, month: str | None = None) -> Built:
     """The pack of `engagement` (or of `month` of it), written to a spooled temporary file."""
     now = clock.now()
-    records = views.signed_records(session, engagement, month)
+    records = views.signed_records(session, engagement, month, unsigned_obligations=True)
     first, last = _range(session, engagement, records, month)
     spool = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY)  # noqa: SIM115 (the caller closes it)
     pack = _Pack(spool, now, engagement.timezone)
@@ -179,6 +181,8 @@ def _record_json(engagement: Engagement, record: views.SignedRecord) -> _SignedJ
         "details": _jsonable(record.details) if record.kind != "scope" else {},
         "signatures": [_signature_json(engagement, s) for s in record.signatures],
     }  # fmt: skip
+    if record.kind in ("obligation", "window"):
+        head["recorded_by"] = [_recording_json(engagement, r) for r in record.recordings]
     return _SignedJson(head, record)
 
 
@@ -189,6 +193,12 @@ def _signature_json(engagement: Engagement, s: views.SignatureView) -> dict[str,
         "at_local": _local(engagement, s.at), "via": s.via, "message": s.message,
         "audit_id": s.audit_id, "audit_hash": s.audit_hash,
     }  # fmt: skip
+
+
+def _recording_json(engagement: Engagement, r: views.Recording) -> dict[str, Any]:
+    return {"action": r.action, "actor": r.actor, "content_hash": r.content_hash,
+            "at": r.at.isoformat(), "at_local": _local(engagement, r.at),
+            "audit_id": r.audit_id, "audit_hash": r.audit_hash}  # fmt: skip
 
 
 def _jsonable(value: Any) -> Any:
@@ -204,6 +214,10 @@ def _readable(engagement: Engagement, moment: datetime) -> str:
     return f"{local:%Y-%m-%d %H:%M} ({engagement.timezone})"
 
 
+def _readable_iso(engagement: Engagement, moment: str) -> str:
+    return _readable(engagement, datetime.fromisoformat(moment)) if moment else "—"
+
+
 def _record_html(engagement: Engagement, record: views.SignedRecord, signed: _SignedJson) -> str:
     locale = engagement.locale
 
@@ -214,7 +228,8 @@ def _record_html(engagement: Engagement, record: views.SignedRecord, signed: _Si
         t=t, locale=locale, lang="en" if locale == "en" else "zh", engagement=engagement,
         record=record, head=signed.head, hours_per_day=engagement.hours_per_day,
         local=lambda moment: _readable(engagement, moment), stylesheet="record.css",
-        state_name=lambda state: views.state_name(state, locale),
+        local_iso=lambda moment: _readable_iso(engagement, moment),
+        state_name=lambda state, kind="": views.state_name(state, locale, kind),
     )  # fmt: skip
 
 
@@ -257,6 +272,7 @@ def _range(session: Session, engagement: Engagement, records: list[views.SignedR
     entries in that month and those of its records' signatures."""
     eid = engagement.id or 0
     ids = [s.audit_id for r in records for s in r.signatures if s.audit_id is not None]
+    ids += [entry.audit_id for r in records for entry in r.recordings]
     if month is None:
         first, last = views.span(session, eid)
     else:
@@ -314,8 +330,9 @@ def readme(engagement: Engagement, month: str | None, first: int | None, last: i
 README = """人天 Rentian 证据包 / evidence pack: {scope}
 
 【这是什么】
-本证据包收录本项目已签署的记录（范围基线、变更单、验收单、月度人天结算），以及校验它们所需的
-审计链摘录，可在不信任服务器的情况下自行核验：
+本证据包收录本项目已签署的记录（范围基线、变更单、验收单、月度人天结算），定期义务的完成证明
+与升级窗口方案（无论是否已签署，均附记录它们的审计条目），以及校验它们所需的审计链摘录，可在不信任
+服务器的情况下自行核验：
   records/*.json    签署内容（content，其规范 JSON 的 SHA-256 即内容哈希）、内容哈希、各方签署
                     （签署人、一方、时间、渠道与消息、记录该签署的审计条目）
   records/*.html    同一记录的可读版本
@@ -334,7 +351,8 @@ README = """人天 Rentian 证据包 / evidence pack: {scope}
     python3 verify.py --anchors 聊天记录.txt
 
 【能证明什么，不能证明什么】
-- 每份记录的内容与其哈希一致，各方签署的正是这一内容，每个签署都记录在审计链中。
+- 每份记录的内容与其哈希一致，各方签署的正是这一内容，每个签署（以及每项义务的完成证明、
+  升级窗口方案）都记录在审计链中。
 - 摘录中本项目的每个条目内容与哈希一致，相邻条目首尾相连，中间没有被删除或插入的条目。
 - 其他项目的条目只核对了链接，其内容无法（也不应）在此核对。
 - 仅凭本包无法排除：掌握数据库的人改写某个条目后重新计算了之后所有的哈希。能排除这一点的是
@@ -342,8 +360,9 @@ README = """人天 Rentian 证据包 / evidence pack: {scope}
 
 What this is
 The engagement's signed records (scope baselines, change requests, acceptances, monthly
-person-day closes), with the audit chain extract needed to check them, so that you can verify
-them without trusting the server:
+person-day closes), the recurring obligations' evidence and upgrade windows' plans (signed or
+not, each with the audit entry that recorded it), with the audit chain extract needed to check
+them, so that you can verify them without trusting the server:
   records/*.json    the signed content (`content`: the SHA-256 of its canonical JSON is the
                     content hash), the content hash, and each party's signature (who, which
                     party, when, the channel and message, the audit entry that recorded it)
@@ -366,7 +385,7 @@ chain anchor such as #1234·3f9a12bc4d5e0718), also run:
 
 What it proves, and what it does not
 - Each record's content matches its hash, the parties signed exactly that content, and every
-  signature is recorded in the audit chain.
+  signature (and every obligation's evidence or window plan) is recorded in the audit chain.
 - Each of this engagement's entries in the extract matches its hash, consecutive entries link,
   and no entry was deleted or inserted between them.
 - Other engagements' entries are checked for their links only: their content is not (and must

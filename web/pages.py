@@ -21,7 +21,14 @@ from bot import clock
 from bot.durations import format_person_days
 from bot.i18n import tr
 from domain.catalog import LEVELS, PARTIES, SEVERITIES
-from handlers import change_text, delivery_text, statement, status_text, ticket_text
+from handlers import (
+    change_text,
+    delivery_text,
+    obligations_text,
+    statement,
+    status_text,
+    ticket_text,
+)
 from handlers.budget import level_name
 from storage.models import Engagement
 from web import charts
@@ -29,7 +36,7 @@ from web.access import Seat, Viewer
 from web.auth import page_viewer, reading, seat_for
 from web.render import locale_of, page
 from web.views import engagement as views
-from web.views import heatmap, portfolio, sla
+from web.views import heatmap, obligations, portfolio, sla
 from web.views import tickets as ticket_views
 from web.views.summary import summary
 
@@ -72,6 +79,9 @@ class Words:
 
     def blocker_status(self, cleared: bool) -> str:
         return self.t(*BLOCKER_STATUS[cleared])
+
+    def obligation_state(self, key: str) -> str:
+        return obligations_text.state_name(key, self.locale)
 
     def severity(self, key: str) -> str:
         return f"{key} {SEVERITIES[key].name(self.locale)}" if key in SEVERITIES else key
@@ -151,13 +161,14 @@ def engagement_page(request: Request, code: str) -> Response:
         sheet = heatmap.timesheet(session, engagement, first, last, work)
         listing = ticket_views.ticket_page(session, engagement, filters, now, locale)
         records = views.records(session, engagement, now)
+        duties = obligations.section(session, engagement, now, view.today, locale)
         months = views.term_months(engagement)
         return page(
             request, "engagement.html", locale, viewer=viewer, seat=seat, view=view, words=words,
             month=month, months=months, burn_svg=burnup_svg(burn, words), weeks=weeks,
             severities=list(SEVERITIES), heat_svg=heat_svg(sheet, words), sheet=sheet,
             listing=listing, filters=filters, assignees=people,
-            states=ticket_views.STATE_CHOICES, records=records, burn=burn,
+            states=ticket_views.STATE_CHOICES, records=records, burn=burn, obligations=duties,
         )  # fmt: skip
 
 

@@ -9,7 +9,8 @@ server that made it.
 It re-checks: every file against the SHA-256 in manifest.json; every signed record's content
 against its content hash and its signatures; every audit entry's hash and the links between
 consecutive entries; that every signature appears in the audit extract as the entry that
-recorded it; and, with --anchors, every anchor (#id·hash) found in a saved chat text whose
+recorded it, and so does every recurring obligation's evidence and upgrade window's plan
+(`recorded_by`: the entry that recorded the same content hash); and, with --anchors, every anchor (#id·hash) found in a saved chat text whose
 entry is in the extract. It exits 0 only when everything holds.
 
 This file is shipped inside the pack as verify.py; in the Rentian source it is
@@ -193,7 +194,7 @@ def check_records(
                      for p in (folder / "records").glob("*.json"))  # fmt: skip
     for extra in sorted(set(present) - set(names)):
         report.fail(f"{extra} 不在清单中", f"{extra} is not in the manifest")
-    held = signatures = 0
+    held = signatures = recordings = 0
     for name in names:
         path = folder / name
         if not path.is_file():
@@ -203,11 +204,14 @@ def check_records(
             continue
         if check_record(name, record, engagement_id, good, report):
             held += 1
-            signatures += len(record.get("signatures", []))
+            signatures += len(record.get("signatures") or [])
+            recordings += len(record.get("recorded_by") or [])
     if names and held == len(names):
-        report.ok(f"{held} 份签署记录的内容哈希一致，{signatures} 个签署均在审计链中",
+        report.ok(f"{held} 份签署记录的内容哈希一致，{signatures} 个签署、{recordings} 个义务证明或"
+                  "窗口方案的记录均在审计链中",
                   f"{held} signed records hash to what was signed; all {signatures} signatures "
-                  "are in the audit chain")  # fmt: skip
+                  f"and {recordings} obligation evidence or window plan entries are in the audit "
+                  "chain")  # fmt: skip
     elif not names:
         report.ok("本证据包没有签署记录", "this pack holds no signed record")
 
@@ -227,13 +231,55 @@ def check_record(name: str, record: dict[str, Any], engagement_id: Any,
                     "changed")  # fmt: skip
         holds = False
     signed = record.get("signatures") or []
-    if not signed:
+    recorded = record.get("recorded_by") or []
+    if not signed and not recorded:
         report.fail(f"{what} 没有签署", f"{what_en} has no signature")
         return False
     for signature in signed:
         holds = check_signature(what, what_en, record, signature, digest, engagement_id,
                                 good, report) and holds  # fmt: skip
+    for recording in recorded:
+        holds = check_recording(what, what_en, record, recording, digest, engagement_id,
+                                good, report) and holds  # fmt: skip
     return holds
+
+
+def audited(
+    audit_id: Any, good: dict[int, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The audit entry `audit_id` of the extract, checked and not withheld, with its data."""
+    entry = good.get(audit_id) if isinstance(audit_id, int) else None
+    if entry is None or entry.get("withheld"):
+        return None
+    try:
+        data = json.loads(entry["data"])
+    except (TypeError, ValueError):
+        data = {}
+    return entry, data if isinstance(data, dict) else {}
+
+
+def check_recording(what: str, what_en: str, record: dict[str, Any], recording: dict[str, Any],
+                    digest: str, engagement_id: Any, good: dict[int, dict[str, Any]],
+                    report: Report) -> bool:  # fmt: skip
+    """An obligation's evidence or a window's plan: the audit entry that recorded it is in the
+    extract, of this engagement and this record, and recorded this very content hash."""
+    found = audited(recording.get("audit_id"), good)
+    if found is None:
+        report.fail(f"{what}：记录它的审计条目不在摘录中（或未通过校验）",
+                    f"{what_en}: the audit entry that recorded it is not in the extract (or "
+                    "failed)")  # fmt: skip
+        return False
+    entry, data = found
+    if (entry.get("engagement_id"), entry.get("ref"), data.get("hash")) != (
+        engagement_id,
+        record.get("ref"),
+        digest,
+    ):
+        report.fail(f"{what}：内容与记录它的审计条目 #{entry['id']} 不符",
+                    f"{what_en}: its content differs from what audit entry #{entry['id']} "
+                    "recorded")  # fmt: skip
+        return False
+    return True
 
 
 def check_signature(what: str, what_en: str, record: dict[str, Any], signature: dict[str, Any],
@@ -246,22 +292,19 @@ def check_signature(what: str, what_en: str, record: dict[str, Any], signature: 
                     f"{what_en}: {who_en} signed a content hash the record's content does not "
                     "have")  # fmt: skip
         return False
-    audit_id = signature.get("audit_id")
-    entry = good.get(audit_id) if isinstance(audit_id, int) else None
-    if entry is None or entry.get("withheld"):
+    audit = audited(signature.get("audit_id"), good)
+    if audit is None:
         report.fail(f"{what}：{who} 的签署不在审计链摘录中（或其条目未通过校验）",
                     f"{what_en}: {who_en}'s signature is not in the audit extract (or its entry "
                     "failed)")  # fmt: skip
         return False
-    try:
-        data = json.loads(entry["data"])
-    except (TypeError, ValueError):
-        data = {}
-    expected = (engagement_id, record.get("subject"), signature.get("person"),
-                signature.get("at"), digest, signature.get("party"))  # fmt: skip
-    found = (entry.get("engagement_id"), entry.get("ref"), entry.get("actor"), entry.get("at"),
-             data.get("hash"), data.get("party"))  # fmt: skip
-    if found != expected:
+    entry, data = audit
+    expected = (engagement_id, signature.get("person"), signature.get("at"), digest,
+                signature.get("party"))  # fmt: skip
+    found = (entry.get("engagement_id"), entry.get("actor"), entry.get("at"), data.get("hash"),
+             data.get("party"))  # fmt: skip
+    # The entry names the record signed: its subject.
+    if found != expected or entry.get("ref") != record.get("subject"):
         report.fail(f"{what}：{who} 的签署与审计条目 #{entry['id']} 不符",
                     f"{what_en}: {who_en}'s signature differs from audit entry #{entry['id']}")  # fmt: skip
         return False

@@ -26,6 +26,7 @@ IGNORED_FLAG = "$RentianIgnored"
 IDLE_SECONDS = 300.0  # re-issue IDLE well before servers' 30-minute cut-off
 MAX_BACKOFF_SECONDS = 60.0
 MAILS_PER_HOUR = 30  # per sender: beyond it a robot that ignores RFC 3834 is looping with us
+OPENED = ("ticket.opened", "ticket.suggested")  # the reply to a new ticket (with articles)
 
 log = logging.getLogger("rentian.email")
 
@@ -140,7 +141,7 @@ class MailboxWatcher:
         steps = commands(mail)
         for step in steps:
             outcome = await handle(step)
-            opened = [r.ref for r in outcome.replies if r.kind == "ticket.opened"]
+            opened = [r.ref for r in outcome.replies if r.kind in OPENED]
             note = body_note(mail, opened[0]) if opened else None
             if note is not None:
                 await handle(note)

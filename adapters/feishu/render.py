@@ -1,7 +1,8 @@
 """Outbox rows as Feishu messages: pure, no SDK.
 
-Rows that ask someone to decide (`cr.estimated`, `delivery.submitted`, `sla.breach`) become
-interactive cards whose buttons carry the command they run; the rest plain text.
+Rows that ask someone to decide (`adapters.decisions.DECISIONS`: `cr.estimated`,
+`delivery.submitted`, `sla.breach`, `ticket.suggested`, `obligation.ask_ack`, `obligation.sign`)
+become interactive cards whose buttons carry the command they run; the rest plain text.
 """
 
 from __future__ import annotations

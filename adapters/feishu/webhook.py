@@ -112,7 +112,8 @@ class WebhookReceiver:
         self, trigger: P2CardActionTrigger, bridge: LoopBridge[Outcome]
     ) -> P2CardActionTriggerResponse:
         """In the SDK's thread: run the button's command as the person who clicked, on the main
-        loop, and answer with the card updated to say who did it or why it was refused.
+        loop, and answer with the card updated to say who did it — or, refused, with the reason
+        alone, leaving the card and its buttons to the person they are for.
 
         Through the bus at once, not the inbox: Feishu shows this answer where the person
         clicked, so it must carry the outcome. Clicks are few (one per decision), and the
@@ -126,10 +127,13 @@ class WebhookReceiver:
         if outcome.duplicate:
             return P2CardActionTriggerResponse({"toast": {"type": "info", "content": "OK"}})
         texts = [reply.text for reply in outcome.replies]
+        if was_refused(outcome):  # the card stays as it was: its buttons are someone else's
+            return P2CardActionTriggerResponse(
+                {"toast": {"type": "error", "content": texts[0] if texts else "?"}}
+            )
         value = payload["event"]["action"]["value"]
         return P2CardActionTriggerResponse({
-            "toast": {"type": "error" if was_refused(outcome) else "success",
-                      "content": texts[0] if texts else "OK"},
+            "toast": {"type": "success", "content": texts[0] if texts else "OK"},
             "card": {"type": "raw", "data": answer_card(value, inbound.sender_id, texts)},
         })  # fmt: skip
 

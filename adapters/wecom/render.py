@@ -6,9 +6,11 @@
 - a chat written as `webhook:KEY` in the engagement's `[[chats]]`: the group robot. A group
   robot is send-only: messages in that group never reach the bot.
 
-Buttons: `cr.estimated`, `delivery.submitted` and `sla.breach` sent through `message/send` (to a
-person, or in a direct chat) go as a `template_card` of type `button_interaction` when the text
-fits a card (160 characters; longer ones stay plain text, nothing is cut). Each button's key is
+Buttons: the rows of `adapters.decisions.DECISIONS` (`cr.estimated`, `delivery.submitted`,
+`sla.breach`, `ticket.suggested`, `obligation.ask_ack`, `obligation.sign`) sent through
+`message/send` (to a person, or in a direct chat) go as a `template_card` of type
+`button_interaction` when the text fits a card (160 characters; longer ones stay plain text,
+nothing is cut). Each button's key is
 a command (`/sign CR-1`, `/accept D-1`, `/ack T-3`); the click comes back as a signed
 `template_card_event` (see `parse`). App group chats and group robots get plain text: WeCom
 offers no interactive cards there. The card is not updated after the click (the bot's answer

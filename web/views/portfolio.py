@@ -1,7 +1,8 @@
 """The portfolio: one row per engagement the viewer may see, the worst first.
 
 "Worst" reads as a decider would: tickets running late first, then the month's SLA
-attainment, then a budget that runs out before the end, open blockers, signatures waited on."""
+attainment, then recurring obligations overdue (the SOW's other promises, broken), a budget
+that runs out before the end, open blockers, signatures waited on."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from web.views import sla
 from web.views.sla import Share, SpanAttainment
 from web.views.summary import Summary, summary
 
-SORTS = ("worst", "code", "phase", "budget", "runout", "sla", "open", "late", "blockers",
-         "waiting")  # fmt: skip
+SORTS = ("worst", "code", "phase", "budget", "runout", "sla", "open", "late", "obligations",
+         "blockers", "waiting")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def _worst(row: Row) -> tuple[Any, ...]:
     return (
         -view.late_tickets,
         _missing_last(row.sla_share.percent, 101),
+        -view.overdue_obligations,
         view.budget.runs_out is None,
         -view.open_blockers,
         -len(view.awaiting),
@@ -79,6 +81,7 @@ SORT_KEYS: dict[str, Callable[[Row], Any]] = {
     "sla": lambda r: (_missing_last(r.sla_share.percent, 101), r.summary.code),
     "open": lambda r: (-r.summary.open_tickets, r.summary.code),
     "late": lambda r: (-r.summary.late_tickets, r.summary.code),
+    "obligations": lambda r: (-r.summary.overdue_obligations, r.summary.code),
     "blockers": lambda r: (-r.summary.open_blockers, r.summary.code),
     "waiting": lambda r: (-len(r.summary.awaiting), r.summary.code),
 }

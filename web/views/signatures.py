@@ -12,7 +12,9 @@ What each record's hash is the hash of (one place, checked against the handlers 
 - a deliverable's acceptance (`D-n`): `canonical([engagement code, ref, target ref, name,
   link])` (`handlers.delivery.content_hash`);
 - a month's close (`YYYY-MM`): the statement, `canonical({"engagement", "entries", "month",
-  "totals"})` (`handlers.statement.ContentHash`), streamed a chunk of entries at a time.
+  "totals"})` (`handlers.statement.ContentHash`), streamed a chunk of entries at a time;
+- a recurring obligation's evidence (`O-n`) and an upgrade window's plan (`O-n/window`):
+  `web.views.obligation_records`.
 """
 
 from __future__ import annotations
@@ -44,15 +46,18 @@ from storage.models import (
     Person,
     Signature,
 )
+from web.views import obligation_records as obligations
 
 # The audit actions that record a signature, by the kind of record signed.
 SIGNING_ACTIONS = ("scope.signed", "cr.signed", "delivery.accepted", "period.closed",
-                   "period.locked")  # fmt: skip
+                   "period.locked", *obligations.SIGNING_ACTIONS)  # fmt: skip
 KIND_NAMES = {
     "scope": ("范围基线", "Scope baseline"),
     "cr": ("变更单", "Change request"),
     "acceptance": ("验收单", "Acceptance"),
     "month": ("月度人天结算", "Month close"),
+    "obligation": ("定期义务确认", "Obligation acknowledgement"),
+    "window": ("升级窗口方案", "Upgrade window plan"),
 }
 STATE_NAMES = {
     "baselined": ("双方签署·基线", "baselined, signed by both"),
@@ -66,6 +71,22 @@ STATE_NAMES = {
     "open": ("未关闭", "open"),
     "closed": ("已关闭·待甲方确认", "closed, awaiting the client's confirmation"),
     "locked": ("双方签署·已锁定", "locked, signed by both"),
+}
+# States whose names depend on the kind of record.
+KIND_STATE_NAMES = {
+    "obligation": {
+        "open": ("待完成", "open"),
+        "submitted": ("已提交·待甲方确认", "submitted, awaiting the client's acknowledgement"),
+        "done": ("已完成", "done"),
+    },
+    "window": {
+        obligations.UNPLANNED: ("待提交方案", "plan awaited"),
+        obligations.PLANNED: ("方案待双方签署", "plan awaiting signatures"),
+        obligations.APPROVED: ("双方签署·已批准", "approved, signed by both"),
+        obligations.BLOCKED: ("未获签署·不得进行", "not signed: may not run"),
+        obligations.STARTED: ("双方签署·进行中", "running, signed by both"),
+        obligations.ENDED: ("已结束", "over"),
+    },
 }
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 # The page re-checks at most this many entries of the chain, the newest of the engagement's
@@ -103,14 +124,28 @@ class SignatureView:
         return self.via.split(":", 1)[0]
 
 
+@dataclass(frozen=True)
+class Recording:
+    """The audit entry that recorded an obligation's evidence or a window's plan, with the
+    content hash it recorded."""
+
+    action: str
+    actor: str
+    at: datetime
+    content_hash: str
+    audit_id: int
+    audit_hash: str
+    audit_ok: bool
+
+
 @dataclass
 class SignedRecord:
     """A record with at least one signature standing. `content` is the signed content as a JSON
     value (a month's statement is streamed from `statement` instead: `content_text`)."""
 
-    kind: str  # scope | cr | acceptance | month
-    ref: str  # v1 / draft, CR-n, D-n, YYYY-MM
-    subject: str  # the signatures' subject: scope, CR-n, D-n, YYYY-MM
+    kind: str  # scope | cr | acceptance | month | obligation | window
+    ref: str  # v1 / draft, CR-n, D-n, YYYY-MM, O-n
+    subject: str  # the signatures' subject: scope, CR-n, D-n, YYYY-MM, O-n, O-n/window
     title: str
     state: str  # the record's status: baselined, draft, effective, accepted, locked…
     recorded_hash: str  # the hash the record itself keeps (or the signatures', if none)
@@ -119,6 +154,7 @@ class SignedRecord:
     statement: Statement | None = None
     details: dict[str, Any] = field(default_factory=dict)  # for people: what it says
     deferred: bool = False  # a month whose statement was not rebuilt: not re-checked here
+    recordings: list[Recording] = field(default_factory=list)  # an obligation's evidence entry
 
     @property
     def name(self) -> str:
@@ -200,8 +236,9 @@ def kind_name(kind: str, locale: str) -> str:
     return tr(locale, *KIND_NAMES.get(kind, (kind, kind)))
 
 
-def state_name(state: str, locale: str) -> str:
-    return tr(locale, *STATE_NAMES.get(state, (state, state)))
+def state_name(state: str, locale: str, kind: str = "") -> str:
+    names = KIND_STATE_NAMES.get(kind, STATE_NAMES)
+    return tr(locale, *names.get(state, (state, state)))
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -229,11 +266,15 @@ def signed_records(
     engagement: Engagement,
     month: str | None = None,
     months_rehashed: int | None = None,
+    unsigned_obligations: bool = False,
 ) -> list[SignedRecord]:
     """Every record of the engagement with a signature standing (not void), in the order scope,
-    change requests, acceptances, months; with `month`, the month's close and the records
-    signed in that month (engagement time). With `months_rehashed`, only the newest that many
-    months' statements are rebuilt (the others are `deferred`)."""
+    change requests, acceptances, obligations, months; with `month`, the month's close and the
+    records signed in that month (engagement time). With `months_rehashed`, only the newest
+    that many months' statements are rebuilt (the others are `deferred`). With
+    `unsigned_obligations`, also the obligations' evidence and windows' plans nobody signed
+    (yet), each checked against the audit entry that recorded it (with `month`: recorded in
+    that month)."""
     eid = engagement.id or 0
     rows = list(session.execute(
         select(Signature, Person).join(Person, col(Person.id) == col(Signature.person_id))
@@ -243,6 +284,7 @@ def signed_records(
     by_subject: dict[str, list[tuple[Signature, Person]]] = {}
     for signature, person in rows:
         by_subject.setdefault(signature.subject, []).append((signature, person))
+    standing = set(by_subject)  # subjects with a signature standing, in any month
     if month is not None:
         start, end = month_window(engagement, month)
         by_subject = {
@@ -262,19 +304,62 @@ def signed_records(
         record.signatures = [_view(session, s, p, entries) for s, p in by_subject[record.subject]]
         if not record.recorded_hash:
             record.recorded_hash = record.signatures[-1].content_hash
+    if unsigned_obligations:
+        records += [
+            _from_part(part) for part in obligations.recorded(session, engagement, standing)
+        ]
+        records.sort(key=lambda r: _order(r.subject))
+    _recordings(session, eid, [r for r in records if r.kind in ("obligation", "window")])
+    if unsigned_obligations and month is not None:
+        start, end = month_window(engagement, month)
+        records = [r for r in records if r.signatures or any(
+            start <= entry.at < end for entry in r.recordings)]  # fmt: skip
     return records
 
 
-def _ordered(subjects: dict[str, Any]) -> list[str]:
-    def order(subject: str) -> tuple[int, int, str]:
-        if subject == scope.SCOPE:
-            return (0, 0, subject)
-        prefix, _, number = subject.partition("-")
-        if prefix in ("CR", "D") and number.isdigit():
-            return (1 if prefix == "CR" else 2, int(number), subject)
-        return (3, 0, subject)
+def _recordings(session: Session, engagement_id: int, records: list[SignedRecord]) -> None:
+    """Each obligation record's recording entry: the last that recorded the hash the row keeps
+    (else the last one, which then fails the checks)."""
+    if not records:
+        return
+    actions = (*obligations.EVIDENCE_ACTIONS, *obligations.PLAN_ACTIONS)
+    rows = [tuple(row) for row in session.execute(
+        select(*_ENTRY_COLUMNS).where(
+            col(AuditEntry.engagement_id) == engagement_id, col(AuditEntry.action).in_(actions),
+            col(AuditEntry.ref).in_({r.ref for r in records}),
+        ).order_by(col(AuditEntry.id))
+    ).all()]  # fmt: skip
+    for record in records:
+        wanted = obligations.recording_actions(record.kind)
+        mine = [e for e in rows if e[5] == record.ref and e[4] in wanted]
+        held = [e for e in mine if json.loads(e[6]).get("hash") == record.recorded_hash]
+        chosen = (held or mine)[-1:]
+        record.recordings = [_recording(session, entry) for entry in chosen]
 
-    return sorted(subjects, key=order)
+
+def _recording(session: Session, entry: tuple[Any, ...]) -> Recording:
+    entry_id, at, _, actor, action, _, data, prev_hash, digest = entry
+    linked = prev_hash == _hash_before(session, int(entry_id))
+    return Recording(str(action), str(actor), at, str(json.loads(data).get("hash", "")),
+                     int(entry_id), str(digest), linked and _entry_ok(entry))  # fmt: skip
+
+
+def _ordered(subjects: dict[str, Any]) -> list[str]:
+    return sorted(subjects, key=_order)
+
+
+def _order(subject: str) -> tuple[int, int, str]:
+    """Scope, change requests, acceptances, obligations (a window's plan after its evidence),
+    months."""
+    if subject == scope.SCOPE:
+        return (0, 0, subject)
+    prefix, _, number = subject.partition("-")
+    if prefix in ("CR", "D") and number.isdigit():
+        return (1 if prefix == "CR" else 2, int(number), subject)
+    parsed = obligations.parse_subject(subject)
+    if parsed is not None:
+        return (3, parsed[0], subject)
+    return (4, 0, subject)
 
 
 def _record(
@@ -297,7 +382,13 @@ def _record(
         return None if found is None else _acceptance(session, engagement, found)
     if _MONTH.match(subject):
         return _month(session, engagement, subject, rebuild)
-    return None
+    part = obligations.part(session, engagement, subject)
+    return None if part is None else _from_part(part)
+
+
+def _from_part(part: obligations.Part) -> SignedRecord:
+    return SignedRecord(part.kind, part.ref, part.subject, part.title, part.state,
+                        part.recorded_hash, content=part.content, details=part.details)  # fmt: skip
 
 
 def _scope(session: Session, engagement_id: int) -> SignedRecord:
@@ -370,10 +461,15 @@ def _view(
     for entry in entries:
         _, at, _, actor, _, ref, data, prev_hash, digest = entry
         values = json.loads(data)
-        if (ref, actor, at) != (signature.subject, person.key, signature.at) or (
-            values.get("hash"),
-            values.get("party"),
-        ) != (signature.content_hash, signature.party):
+        if (
+            ref != signature.subject
+            or (actor, at) != (person.key, signature.at)
+            or (
+                values.get("hash"),
+                values.get("party"),
+            )
+            != (signature.content_hash, signature.party)
+        ):
             continue
         linked = prev_hash == _hash_before(session, int(entry[0]))
         return replace(view, via=str(values.get("via", "")),

@@ -1,6 +1,7 @@
 """An engagement's figures that the portfolio and the engagement page both show: phase and
-days left, the budget and its burn forecast, open and late tickets, open blockers, and what
-waits for whose signature. Each comes from the handler that owns its rule."""
+days left, the budget and its burn forecast, open and late tickets, open blockers, overdue
+recurring obligations, and what waits for whose signature. Each comes from the handler that
+owns its rule."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from handlers import budget, checklist, scope, signatures, status
 from handlers.ticket_sla import TicketSla
 from handlers.ticket_states import AWAITING_CONFIRMATION, OPEN_STATES, running_late
 from storage.models import Blocker, ChangeRequest, Deliverable, Engagement, Period, Task, Ticket
+from web.views import obligations
 
 PARTIES = ("vendor", "client")
 # The open tickets looked at for "running late" at most: more than this many open tickets
@@ -31,7 +33,7 @@ class Awaiting:
     """A record waiting for signatures: what it is, and which parties have yet to sign."""
 
     ref: str
-    kind: str  # scope | cr | deliverable | period
+    kind: str  # scope | cr | deliverable | period | obligation | window
     parties: tuple[str, ...]
 
 
@@ -70,6 +72,7 @@ class Summary:
     late_capped: bool
     open_blockers: int
     awaiting: tuple[Awaiting, ...]
+    overdue_obligations: int = 0  # recurring obligations not done past their due date
 
     @property
     def days_left(self) -> int:
@@ -97,7 +100,8 @@ def summary(session: Session, engagement: Engagement, now: datetime) -> Summary:
         hours_per_day=engagement.hours_per_day, budget=budget_of(session, engagement, today),
         open_tickets=open_ticket_count(session, engagement_id), late_tickets=len(late),
         late_capped=capped, open_blockers=open_blocker_count(session, engagement_id),
-        awaiting=awaiting_signatures(session, engagement),
+        awaiting=awaiting_signatures(session, engagement, now),
+        overdue_obligations=obligations.overdue_count(session, engagement, today),
     )  # fmt: skip
 
 
@@ -151,9 +155,12 @@ def open_blocker_count(session: Session, engagement_id: int) -> int:
     ).scalar_one())  # fmt: skip
 
 
-def awaiting_signatures(session: Session, engagement: Engagement) -> tuple[Awaiting, ...]:
+def awaiting_signatures(
+    session: Session, engagement: Engagement, now: datetime
+) -> tuple[Awaiting, ...]:
     """Change requests estimated and not signed by both, deliverables awaiting the client's
-    acceptance, months the PM closed for the client to confirm, a scope draft to sign."""
+    acceptance, months the PM closed for the client to confirm, a scope draft to sign,
+    obligations' evidence to acknowledge and upgrade windows' plans to sign."""
     engagement_id = engagement.id or 0
     items: list[Awaiting] = []
     if scope.baseline(session, engagement_id) is None and _has_draft(session, engagement_id):
@@ -180,6 +187,7 @@ def awaiting_signatures(session: Session, engagement: Engagement) -> tuple[Await
         .order_by(col(Period.month))
     ).scalars()  # fmt: skip
     items += [Awaiting(str(month), "period", ("client",)) for month in months]
+    items += [Awaiting(*item) for item in obligations.awaiting(session, engagement, now)]
     return tuple(items)
 
 
